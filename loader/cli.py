@@ -1,0 +1,145 @@
+"""Command line: a thin layer over load_file, sniff_file and the tracking table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from . import __version__
+from .config import Settings, load_settings, redact_url
+from .detect import Overrides, sniff_file
+from .errors import EXIT_OK, EXIT_USAGE, LoaderError, UsageError
+from .load import MODES, LoadRequest, LoadResult, load_file
+from .targets import open_target
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # usage errors exit 64 (EX_USAGE), not argparse's 2
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="loader", description="Bulk-load delimited files into SQL tables, atomically.")
+    p.add_argument("--version", action="version", version=f"loader {__version__}")
+    p.add_argument("--config", help="TOML settings file (default: conf/loader.toml if present, or $LOADER_CONFIG)")
+    p.add_argument("--db", help="database URL, e.g. sqlite:///data/loader.db or postgresql://user@host/db")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    lp = sub.add_parser("load", help="load one file into <ref schema>.<table>")
+    lp.add_argument("file")
+    lp.add_argument("--table", help="target table (default: from the file name)")
+    lp.add_argument("--mode", choices=MODES, default="fullload",
+                    help="fullload replaces the table (old version kept in bkp); append adds the rows")
+    lp.add_argument("--force", action="store_true", help="append even if the same content was appended before")
+    lp.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_format_flags(lp)
+
+    sp = sub.add_parser("status", help="show the last loads from the tracking table")
+    sp.add_argument("-n", "--limit", type=int, default=20)
+    sp.add_argument("--json", action="store_true")
+
+    dp = sub.add_parser("detect", help="print the detected format and column types of a file")
+    dp.add_argument("file")
+    dp.add_argument("--json", action="store_true")
+    _add_format_flags(dp)
+    return p
+
+
+def _add_format_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delimiter", help="field delimiter (default: detected); use '\\t' for tab")
+    p.add_argument("--no-header", action="store_true", help="the first line is data, not column names")
+    p.add_argument("--type", action="append", default=[], metavar="COLUMN=TYPE",
+                   help="pin a column's type, e.g. --type zip=text --type amount=decimal(18,2)")
+
+
+def _overrides(args: argparse.Namespace) -> Overrides:
+    types = {}
+    for item in args.type:
+        name, sep, typ = item.partition("=")
+        if not sep:
+            raise UsageError(f"--type {item!r}: expected COLUMN=TYPE")
+        types[name.strip()] = typ.strip()
+    delimiter = args.delimiter.replace("\\t", "\t") if args.delimiter else None
+    return Overrides(delimiter=delimiter, has_header=False if args.no_header else None, column_types=types)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        settings = load_settings(args.config, flags={"database.url": args.db})
+        return {"load": _cmd_load, "status": _cmd_status, "detect": _cmd_detect}[args.command](args, settings)
+    except LoaderError as e:
+        print(f"loader: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    result = load_file(LoadRequest(args.file, args.table, args.mode, args.force), settings, _overrides(args))
+    if args.json:
+        print(json.dumps(result.__dict__ | {"rows_per_second": round(result.rows_per_second)}, default=str))
+    else:
+        _print_result(result, settings)
+    return result.exit_code
+
+
+def _print_result(r: LoadResult, settings: Settings) -> None:
+    if r.status == "loaded":
+        backup = f"; previous version kept as {r.backup}" if r.backup else ""
+        print(f"loaded {r.path} -> {r.table}: {r.rows_loaded:,} rows in {r.seconds:.2f} s "
+              f"({r.rows_per_second:,.0f} rows/s){backup}  [{redact_url(settings.database.url)}, load {r.load_id}]")
+    elif r.status == "duplicate":
+        print(f"loader: skipped: {r.error}", file=sys.stderr)
+    else:
+        print(f"loader: failed: {r.error}", file=sys.stderr)
+
+
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    target = open_target(settings)
+    try:
+        target.ensure_ready()
+        rows = target.recent_loads(args.limit)
+    finally:
+        target.close()
+    if args.json:
+        print(json.dumps(rows, default=str, indent=1))
+        return EXIT_OK
+    header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
+    lines = [header] + [(str(r["started_at"])[:19], str(r["file_name"]), f"{r['schema_name']}.{r['table_name']}",
+                         str(r["mode"]), str(r["status"]), f"{r['rows_loaded'] or 0:,}",
+                         f"{r['seconds']:.2f}" if r["seconds"] is not None else "", _clip(r["error"]))
+                        for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths)) + "  " + line[-1])
+    return EXIT_OK
+
+
+def _clip(text: object, limit: int = 100) -> str:
+    s = "" if text is None else str(text).replace("\n", " ")
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
+    fmt = sniff_file(args.file, _overrides(args), settings.load.sample_bytes, settings.load.sample_rows)
+    if args.json:
+        print(json.dumps(fmt.as_dict(), ensure_ascii=False, indent=1))
+        return EXIT_OK
+    print(f"# {args.file}: {fmt.rows_sampled} rows sampled; pin any of this in conf/loader.toml")
+    print(f'encoding = "{fmt.encoding}"\ndelimiter = {json.dumps(fmt.delimiter)}\nhas_header = {str(fmt.has_header).lower()}')
+    print("[columns]")
+    for c in fmt.columns:
+        print(f'{c.name} = "{c.type}"' + (f"  # header: {c.source_name!r}" if c.source_name != c.name else ""))
+    for note in fmt.notes:
+        print(f"# note: {note}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Logical column types: the one vocabulary shared by the detector, the reader and the targets.
+
+Each target maps these to its own DDL; the reader maps them to Arrow types. Keeping the
+mapping in one place means a type added here is added everywhere or fails loudly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+KINDS = ("boolean", "bigint", "decimal", "float", "date", "timestamp", "text")
+MAX_DECIMAL_PRECISION = 38  # SQL Server and Arrow decimal128 both stop at 38 digits
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    kind: str
+    precision: int | None = None  # decimal only
+    scale: int | None = None  # decimal only
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown column type {self.kind!r}; expected one of {', '.join(KINDS)}")
+        if self.kind == "decimal":
+            p, s = self.precision, self.scale
+            if p is None or s is None or not (1 <= p <= MAX_DECIMAL_PRECISION) or not (0 <= s <= p):
+                raise ValueError(f"decimal needs 1 <= precision <= 38 and 0 <= scale <= precision, got ({p},{s})")
+
+    def __str__(self) -> str:
+        if self.kind == "decimal":
+            return f"decimal({self.precision},{self.scale})"
+        return self.kind
+
+    def arrow(self) -> pa.DataType:
+        return {
+            "boolean": pa.bool_(),
+            "bigint": pa.int64(),
+            "float": pa.float64(),
+            "date": pa.date32(),
+            "timestamp": pa.timestamp("us"),
+            "text": pa.string(),  # 32-bit offsets suffice: a batch is bounded by the read block size
+        }.get(self.kind) or pa.decimal128(self.precision or 38, self.scale or 0)
+
+    @staticmethod
+    def parse(text: str) -> ColumnType:
+        """Read a type as written in config or `loader detect` output: 'decimal(18,4)', 'bigint'."""
+        t = text.strip().lower().replace(" ", "")
+        aliases = {"int": "bigint", "integer": "bigint", "bool": "boolean", "string": "text",
+                   "double": "float", "datetime": "timestamp", "numeric": "decimal"}
+        if "(" in t and t.endswith(")"):
+            name, args = t[:-1].split("(", 1)
+            name = aliases.get(name, name)
+            if name != "decimal":
+                raise ValueError(f"only decimal takes arguments, got {text!r}")
+            p, _, s = args.partition(",")
+            return ColumnType("decimal", int(p), int(s or 0))
+        return ColumnType(aliases.get(t, t))
+
+
+TEXT = ColumnType("text")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # safe SQL identifier (see naming.py)
+    type: ColumnType
+    source_name: str = ""  # the header as written in the file
+    nullable: bool = True
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "source_name": self.source_name, "type": str(self.type)}
+
+
+@dataclass
+class FileFormat:
+    """What the detector found; enough to read the file again identically."""
+
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    quotechar: str = '"'
+    has_header: bool = True
+    skip_rows: int = 0  # lines above the header
+    columns: list[Column] = field(default_factory=list)
+    rows_sampled: int = 0
+    bom: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "encoding": self.encoding, "delimiter": self.delimiter, "quotechar": self.quotechar,
+            "escapechar": None, "has_header": self.has_header, "skip_rows": self.skip_rows,
+            "bom": self.bom, "rows_sampled": self.rows_sampled,
+            "columns": [c.as_dict() for c in self.columns], "notes": list(self.notes),
+        }
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.type.arrow()) for c in self.columns])

@@ -1,0 +1,151 @@
+"""Settings: defaults < conf/loader.toml < .env < LOADER_* environment < command-line flags.
+
+Typed dataclasses, validated once at start. Every error names the key and where the bad
+value came from (file path or variable name). Environment keys nest with a double
+underscore: LOADER_DATABASE__URL sets [database] url.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+ENV_PREFIX = "LOADER_"
+DEFAULT_CONFIG = Path("conf/loader.toml")
+
+
+@dataclass
+class DatabaseSettings:
+    url: str = field(default="sqlite:///data/loader.db", metadata={"doc": "target database URL (secret: use env/.env)"})
+    lock_timeout_s: float = field(default=30.0, metadata={"doc": "longest wait for a table lock while publishing"})
+
+
+@dataclass
+class LoadSettings:
+    backups_keep: int = field(default=3, metadata={"doc": "bkp.<table>_<ts> versions kept per table"})
+    table_wait_s: float = field(default=600.0, metadata={"doc": "how long a load waits for another load of the same table"})
+    block_size: int = field(default=1 << 20, metadata={"doc": "bytes parsed per Arrow batch; bounds memory"})
+    sample_rows: int = field(default=5000, metadata={"doc": "rows the detector samples"})
+    sample_bytes: int = field(default=4 << 20, metadata={"doc": "bytes the detector samples"})
+
+
+@dataclass
+class SchemaSettings:
+    ref: str = field(default="ref", metadata={"doc": "schema readers use"})
+    bkp: str = field(default="bkp", metadata={"doc": "schema for replaced versions"})
+    stage: str = field(default="stage", metadata={"doc": "schema for private staging tables"})
+    tracking: str = field(default="loader", metadata={"doc": "schema of the tracking table"})
+
+
+@dataclass
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    load: LoadSettings = field(default_factory=LoadSettings)
+    schemas: SchemaSettings = field(default_factory=SchemaSettings)
+    source: str = "defaults"  # where the settings came from, for messages
+
+
+def load_settings(config_path: str | None = None, flags: dict[str, Any] | None = None,
+                  environ: dict[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
+    """Build Settings from every source in precedence order; raise ConfigError naming the key."""
+    settings = Settings()
+    path = Path(config_path) if config_path else Path(os.environ.get("LOADER_CONFIG", DEFAULT_CONFIG))
+    if config_path or path.exists():
+        _apply(settings, _read_toml(path), str(path))
+        settings.source = str(path)
+    env = dict(dotenv_values(dotenv_path)) if dotenv_path and Path(dotenv_path).exists() else {}
+    env.update(os.environ if environ is None else environ)
+    for section, key, value, name in _env_values(env):
+        _apply(settings, {section: {key: value}}, name)
+    for dotted, value in (flags or {}).items():
+        if value is not None:
+            section, _, name = dotted.partition(".")
+            _apply(settings, {section: {name: value}}, f"--{name.replace('_', '-')}")
+    _validate(settings)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
+def _env_values(env: dict[str, str | None]) -> list[tuple[str, str, str, str]]:
+    """(section, key, value, variable name) for each LOADER_SECTION__KEY variable."""
+    out = []
+    for name, value in sorted(env.items()):
+        m = re.fullmatch(rf"{ENV_PREFIX}([A-Za-z0-9]+)__([A-Za-z0-9_]+)", name)
+        if m and value is not None:
+            out.append((m.group(1).lower(), m.group(2).lower(), value, name))
+    return out
+
+
+def _apply(settings: Settings, data: dict[str, Any], source: str) -> None:
+    sections = {f.name for f in dataclasses.fields(settings) if f.name != "source"}
+    for section, values in data.items():
+        if section not in sections:
+            raise ConfigError(f"{source}: unknown section [{section}]; expected one of {sorted(sections)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table of keys")
+        target = getattr(settings, section)
+        known = {f.name: f for f in dataclasses.fields(target)}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"{source}: unknown key {section}.{key}; expected one of {sorted(known)}")
+            setattr(target, key, _coerce(value, known[key].type, f"{section}.{key}", source))
+
+
+def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
+    kind = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
+    try:
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            return {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}[str(value).lower()]
+        return str(value)
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"{source}: {key} must be {kind}, got {value!r}") from None
+
+
+def _validate(s: Settings) -> None:
+    if s.load.backups_keep < 0:
+        raise ConfigError(f"{s.source}: load.backups_keep must be >= 0, got {s.load.backups_keep}")
+    if s.load.block_size < 64 * 1024:
+        raise ConfigError(f"{s.source}: load.block_size must be at least 65536 bytes")
+    if s.load.sample_rows < 1 or s.load.sample_bytes < 1024:
+        raise ConfigError(f"{s.source}: load.sample_rows must be >= 1 and load.sample_bytes >= 1024")
+    if not s.database.url:
+        raise ConfigError(f"{s.source}: database.url is empty")
+    from .naming import check_identifier
+
+    for f in dataclasses.fields(s.schemas):
+        try:
+            check_identifier(getattr(s.schemas, f.name), f"schemas.{f.name}")
+        except Exception as e:
+            raise ConfigError(str(e)) from None
+
+
+def redact_url(url: str) -> str:
+    """Passwords never reach logs: user:secret@host -> user:***@host, and PWD=…; in ODBC strings."""
+    url = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(?i)((?:pwd|password)=)[^;]*", r"\1***", url)

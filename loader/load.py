@@ -1,0 +1,177 @@
+"""Load one file end to end: detect, stream into staging, publish with its tracking row.
+
+`load_file` is the unit of work: a module-level function with picklable inputs and a small
+result, so the same call runs inline from the CLI or in a pool worker. It never raises for
+a bad file or an unavailable database: the outcome, with its exit code, is in the result and
+(whenever the database is reachable) in the tracking table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from . import naming
+from .coltypes import Column, FileFormat
+from .config import Settings
+from .detect import Overrides, sniff_file
+from .errors import (EXIT_OK, BadInputError, DuplicateFileError, LoaderError, NoInputError, UsageError)
+from .read import CsvStream, locate_data_row, sha256_of
+from .targets import PublishPlan, Target, open_target
+from .targets.base import BACKUP_STAMP, backup_name, stage_name
+from .track import LoadRecord
+
+log = logging.getLogger("loader")
+MODES = ("fullload", "append")
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    path: str
+    table: str | None = None  # default: from the file name
+    mode: str = "fullload"
+    force: bool = False  # append even if this content was appended before
+    route: str = "cli"
+
+
+@dataclass
+class LoadResult:
+    path: str
+    status: str  # loaded | failed | duplicate
+    exit_code: int
+    table: str = ""
+    load_id: str = ""
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    seconds: float = 0.0
+    backup: str | None = None
+    error: str | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_loaded / self.seconds if self.seconds else 0.0
+
+
+def load_file(req: LoadRequest, settings: Settings, overrides: Overrides | None = None) -> LoadResult:
+    started = time.perf_counter()
+    rec: LoadRecord | None = None
+    target: Target | None = None
+    try:
+        table = _table_name(req)
+        target = open_target(settings)
+        target.ensure_ready()
+        rec = LoadRecord(file_path=os.path.abspath(req.path), schema_name=settings.schemas.ref, table_name=table,
+                         mode=req.mode, route=req.route, size_bytes=os.path.getsize(req.path))
+        rec.sha256 = sha256_of(req.path)
+        target.record_start(rec)
+        with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
+            _load_locked(req, settings, overrides, target, rec)
+        return _result(req, rec, EXIT_OK, started)
+    except LoaderError as e:
+        return _failed(req, rec, target, e, started)
+    except Exception as e:  # a bug must still leave a record and never kill the caller
+        log.exception("unexpected error loading %s", req.path)
+        return _failed(req, rec, target, LoaderError(f"internal error: {type(e).__name__}: {e}"), started)
+    finally:
+        if target is not None:
+            with contextlib.suppress(Exception):
+                target.close()
+
+
+def _table_name(req: LoadRequest) -> str:
+    if req.mode not in MODES:
+        raise UsageError(f"mode {req.mode!r} is not one of {', '.join(MODES)}")
+    if not os.path.isfile(req.path):
+        raise NoInputError(f"{req.path}: no such file")
+    if req.table:
+        return naming.check_identifier(req.table, "table name")
+    return naming.table_from_filename(os.path.splitext(os.path.basename(req.path))[0])
+
+
+def _load_locked(req: LoadRequest, settings: Settings, overrides: Overrides | None,
+                 target: Target, rec: LoadRecord) -> None:
+    schemas = settings.schemas
+    if req.mode == "append" and not req.force:
+        previous = target.find_duplicate(rec.sha256, rec.schema_name, rec.table_name)
+        if previous:
+            raise DuplicateFileError(f"{req.path}: the same content (sha256 {rec.sha256[:12]}…) is already in "
+                                     f"{rec.schema_name}.{rec.table_name} (load {previous}); use --force to "
+                                     "append it again")
+    fmt = sniff_file(req.path, overrides, settings.load.sample_bytes, settings.load.sample_rows)
+    if req.mode == "append":
+        _conform(fmt, target.existing_columns(rec.schema_name, rec.table_name), req.path, rec)
+    rec.set_format(fmt.as_dict())
+    stage = stage_name(rec.table_name, rec.load_id)
+    target.create_stage(schemas.stage, stage, fmt.columns)
+    try:
+        _stage_and_publish(req, settings, target, rec, fmt, stage)
+    finally:
+        try:
+            target.drop_stage(schemas.stage, stage)
+        except LoaderError as e:
+            log.warning("could not drop staging table %s.%s: %s (recovery drops it)", schemas.stage, stage, e)
+
+
+def _stage_and_publish(req: LoadRequest, settings: Settings, target: Target, rec: LoadRecord,
+                       fmt: FileFormat, stage: str) -> None:
+    stream = CsvStream(req.path, fmt, settings.load.block_size)
+    t0 = time.perf_counter()
+    try:
+        loaded = target.write_stage(settings.schemas.stage, stage, stream.reader(),
+                                    lambda row, col, why: locate_data_row(req.path, fmt, row, col, why))
+    except Exception:
+        rec.rows_read = stream.rows
+        if stream.error is not None:  # the reader's own error is the precise one
+            raise stream.error from None
+        raise
+    rec.read_seconds = time.perf_counter() - t0
+    rec.rows_read, rec.rows_loaded = stream.rows, loaded
+    if loaded != stream.rows:
+        raise LoaderError(f"staging holds {loaded} rows but {stream.rows} were read; nothing published")
+    plan = PublishPlan(mode=req.mode, ref_schema=settings.schemas.ref, bkp_schema=settings.schemas.bkp,
+                       stage_schema=settings.schemas.stage, table=rec.table_name, stage=stage,
+                       columns=tuple(fmt.columns), backups_keep=settings.load.backups_keep,
+                       backup_name=backup_name(rec.table_name, dt.datetime.now(dt.timezone.utc).strftime(BACKUP_STAMP)))
+    target.publish(plan, rec)
+
+
+def _conform(fmt: FileFormat, existing: list[Column] | None, path: str, rec: LoadRecord) -> None:
+    """Appending to an existing table: the table's column types win over detection."""
+    if existing is None:
+        return
+    by_name = {c.name: c for c in existing}
+    extra = [c.name for c in fmt.columns if c.name not in by_name]
+    if extra:
+        raise BadInputError(f"columns {extra} are not in {rec.schema_name}.{rec.table_name} "
+                            f"(it has {[c.name for c in existing]}); nothing appended")
+    fmt.columns = [Column(c.name, by_name[c.name].type, c.source_name) for c in fmt.columns]
+
+
+def _result(req: LoadRequest, rec: LoadRecord, code: int, started: float) -> LoadResult:
+    return LoadResult(path=req.path, status=rec.status, exit_code=code, table=f"{rec.schema_name}.{rec.table_name}",
+                      load_id=rec.load_id, rows_read=rec.rows_read, rows_loaded=rec.rows_loaded,
+                      rows_rejected=rec.rows_rejected, seconds=time.perf_counter() - started,
+                      backup=rec.backup_table, error=rec.error)
+
+
+def _failed(req: LoadRequest, rec: LoadRecord | None, target: Target | None, e: LoaderError,
+            started: float) -> LoadResult:
+    status = "duplicate" if isinstance(e, DuplicateFileError) else "failed"
+    if rec is None:
+        return LoadResult(path=req.path, status=status, exit_code=e.exit_code, seconds=time.perf_counter() - started,
+                          error=str(e))
+    # nothing was published: every row read counts as rejected with the file
+    rec.rows_loaded, rec.rows_rejected = 0, rec.rows_read
+    rec.error, rec.error_line, rec.error_column = str(e), e.where.line, e.where.column
+    rec.finish(status)
+    if target is not None:
+        try:
+            target.record_end(rec)
+        except LoaderError as track_error:
+            log.error("could not record the outcome of %s: %s", req.path, track_error)
+    return _result(req, rec, e.exit_code, started)

@@ -1,0 +1,74 @@
+"""Identifiers from file names, headers and config: made safe here, quoted by the targets.
+
+Two rules: data-derived names (headers, file names) are normalised into lower-case
+snake_case identifiers that any of our databases accepts unquoted; names a person typed
+(--table, config) are checked and refused with a suggestion rather than silently changed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .errors import UsageError
+
+# PostgreSQL truncates identifiers beyond 63 bytes (NAMEDATALEN - 1) without an error,
+# which would make two long headers collide; we keep every name within that.
+MAX_IDENTIFIER_BYTES = 63
+_NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_VALID = re.compile(r"^[^\W\d]\w*$", re.UNICODE)
+
+
+def normalise(text: str, fallback: str) -> str:
+    """Turn any header or file stem into a safe identifier; `fallback` when nothing is left."""
+    name = unicodedata.normalize("NFKC", text).strip().lower()
+    name = _NOT_WORD.sub("_", name).strip("_")
+    if not name:
+        name = fallback
+    if name[0].isdigit():
+        name = "c_" + name
+    return truncate_bytes(name, MAX_IDENTIFIER_BYTES)
+
+
+def truncate_bytes(name: str, limit: int) -> str:
+    data = name.encode("utf-8")[:limit]
+    return data.decode("utf-8", errors="ignore").rstrip("_") or "c"
+
+
+def column_names(headers: list[str]) -> list[str]:
+    """Safe, unique names for a header row; blanks become col_<n>, duplicates get _2, _3…"""
+    names: list[str] = []
+    taken: set[str] = set()
+    for i, header in enumerate(headers, start=1):
+        base = normalise(header, f"col_{i}")
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            suffix = f"_{n}"
+            name = truncate_bytes(base, MAX_IDENTIFIER_BYTES - len(suffix)) + suffix
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def table_from_filename(stem: str) -> str:
+    return normalise(stem, "table")
+
+
+def check_identifier(name: str, what: str) -> str:
+    """A name typed by a person must already be safe; we refuse instead of guessing."""
+    ok = bool(_VALID.match(name)) and len(name.encode("utf-8")) <= MAX_IDENTIFIER_BYTES
+    if not ok or name != name.lower():
+        suggestion = normalise(name, "t")
+        raise UsageError(
+            f"{what} {name!r} is not a safe identifier: use lower-case letters, digits and _, "
+            f"starting with a letter, at most {MAX_IDENTIFIER_BYTES} bytes (for example {suggestion!r})"
+        )
+    return name
+
+
+def quote(name: str) -> str:
+    """Standard SQL quoting (PostgreSQL, SQLite); names are validated before they get here."""
+    if "\x00" in name:
+        raise UsageError(f"identifier {name!r} contains a NUL character")
+    return '"' + name.replace('"', '""') + '"'

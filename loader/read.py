@@ -1,0 +1,146 @@
+"""Stream a delimited file as Arrow record batches with the detected types, in bounded memory.
+
+The reader never holds the file: pyarrow parses one block at a time (see BLOCK_SIZE) and the
+target consumes each batch before the next is parsed. When pyarrow refuses a value, the
+error is turned into one that names the physical line, the column and the value; that
+search re-reads the file only on the error path, so the fast path pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .coltypes import FileFormat
+from .detect import FALSE_VALUES, TRUE_VALUES, column_index
+from .errors import BadInputError, Where
+
+# pyarrow's default 1 MiB block: measured peak RSS 150-210 MB per worker; 4 MiB blocks
+# used 300-340 MB and were no faster (shared/FACTS.md).
+BLOCK_SIZE = 1 << 20
+
+
+def parse_options(fmt: FileFormat) -> pacsv.ParseOptions:
+    # newlines_in_values costs some parse speed but a quoted line break anywhere in a 100 MB
+    # file would otherwise split a row; correctness first.
+    return pacsv.ParseOptions(delimiter=fmt.delimiter, quote_char=fmt.quotechar, double_quote=True,
+                              escape_char=False, newlines_in_values=True, ignore_empty_lines=True)
+
+
+def convert_options(fmt: FileFormat) -> pacsv.ConvertOptions:
+    # Only an unquoted empty field is NULL: "NA", "NULL", "N/A" are values (a country code,
+    # a product name) and a quoted "" is an empty string, not a missing one.
+    return pacsv.ConvertOptions(
+        column_types={c.name: c.type.arrow() for c in fmt.columns},
+        null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+        true_values=TRUE_VALUES, false_values=FALSE_VALUES,
+    )
+
+
+def read_options(fmt: FileFormat, use_threads: bool = True, block_size: int = BLOCK_SIZE) -> pacsv.ReadOptions:
+    return pacsv.ReadOptions(column_names=[c.name for c in fmt.columns], use_threads=use_threads,
+                             skip_rows=fmt.skip_rows + (1 if fmt.has_header else 0), block_size=block_size)
+
+
+class CsvStream:
+    """Batches of one file, counted as they pass; a bad row becomes a located BadInputError."""
+
+    def __init__(self, path: str, fmt: FileFormat, block_size: int = BLOCK_SIZE):
+        self.path, self.fmt, self.block_size = path, fmt, block_size
+        self.rows = 0
+        self.error: BadInputError | None = None
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.fmt.arrow_schema(), self._batches())
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            reader = pacsv.open_csv(self.path, read_options=read_options(self.fmt, block_size=self.block_size),
+                                    parse_options=parse_options(self.fmt), convert_options=convert_options(self.fmt))
+            for batch in reader:
+                self.rows += batch.num_rows
+                yield batch
+        except pa.ArrowInvalid as e:
+            self.error = locate_arrow_error(self.path, self.fmt, str(e))
+            raise self.error from None
+
+
+_ROW_IN_ERROR = re.compile(r"Row #(\d+)")
+
+
+def locate_arrow_error(path: str, fmt: FileFormat, message: str) -> BadInputError:
+    """Find the first bad row by re-reading single-threaded (only then does pyarrow number rows)."""
+    first = _first_error(path, fmt) or message
+    index = column_index(first)
+    m = _ROW_IN_ERROR.search(first)
+    record = int(m.group(1)) if m else None
+    reason = _reason(first, fmt, index)
+    if record is None:
+        return BadInputError(reason, Where(file=path))
+    line, fields = record_at(path, fmt, record)
+    column = fmt.columns[index].name if index is not None and index < len(fmt.columns) else None
+    value = fields[index] if index is not None and fields is not None and index < len(fields) else None
+    return BadInputError(reason, Where(file=path, line=line, column=column, value=value))
+
+
+def _first_error(path: str, fmt: FileFormat) -> str | None:
+    try:
+        for _ in pacsv.open_csv(path, read_options=read_options(fmt, use_threads=False),
+                                parse_options=parse_options(fmt), convert_options=convert_options(fmt)):
+            pass
+    except pa.ArrowInvalid as e:
+        return str(e)
+    return None
+
+
+def _reason(message: str, fmt: FileFormat, index: int | None) -> str:
+    if "invalid UTF8" in message:
+        return "the text is not valid UTF-8"
+    m = re.search(r"Expected (\d+) columns, got (\d+)", message)
+    if m:
+        return f"expected {m.group(1)} fields, found {m.group(2)}"
+    if index is not None and index < len(fmt.columns):
+        detail = message.split(": ", 2)[-1] if "Row #" in message else message.split(": ", 1)[-1]
+        return f"value is not a valid {fmt.columns[index].type} ({detail})"
+    return message
+
+
+def record_at(path: str, fmt: FileFormat, record: int) -> tuple[int | None, list[str] | None]:
+    """Physical start line and fields of the 1-based `record` (header and skipped rows count)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=fmt.delimiter, quotechar=fmt.quotechar, doublequote=True, strict=False)
+        seen, last_line = 0, 0
+        for row in reader:
+            start, last_line = last_line + 1, reader.line_num
+            if not row:
+                continue
+            seen += 1
+            if seen == record:
+                return start, row
+    return None, None
+
+
+def data_row_to_record(fmt: FileFormat, data_row: int) -> int:
+    """A database counts data rows from 1; the file also has skipped lines and a header."""
+    return data_row + fmt.skip_rows + (1 if fmt.has_header else 0)
+
+
+def sha256_of(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def locate_data_row(path: str, fmt: FileFormat, data_row: int, column: str | None, reason: str) -> BadInputError:
+    """Turn a database's 'data row N, column c' into the file's physical line and value."""
+    from .errors import DatabaseRefusedError
+
+    line, fields = record_at(path, fmt, data_row_to_record(fmt, data_row))
+    names = [c.name for c in fmt.columns]
+    index = names.index(column) if column in names else None
+    value = fields[index] if fields is not None and index is not None and index < len(fields) else None
+    return DatabaseRefusedError(reason, Where(file=path, line=line, column=column, value=value))

@@ -1,0 +1,108 @@
+"""The target interface: the only place that knows which database it talks to is a target.
+
+A target is small on purpose: make the schemas, lock a table, fill a staging table from an
+Arrow stream through the database's bulk path, and publish in one transaction together
+with the tracking row. Everything outside loader/targets/ talks to this Protocol.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+
+from ..coltypes import Column
+from ..naming import MAX_IDENTIFIER_BYTES, truncate_bytes
+from ..track import LoadRecord
+
+BACKUP_STAMP = "%Y%m%d%H%M%S"
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What one publish does; built by the loader, carried out in one transaction by a target."""
+
+    mode: str  # fullload | append
+    ref_schema: str
+    bkp_schema: str
+    stage_schema: str
+    table: str
+    stage: str
+    columns: tuple[Column, ...]
+    backups_keep: int
+    backup_name: str  # used only when a fullload replaces an existing table
+
+
+# A data row number (1-based, as the database counts it) -> a located error for the user.
+RowLocator = Callable[[int, str | None, str], Exception]
+
+
+class Target(Protocol):
+    kind: str
+
+    def ensure_ready(self) -> None:
+        """Create the schemas and the tracking table when missing (idempotent, concurrent-safe)."""
+
+    def lock_table(self, schema: str, table: str, wait_s: float) -> AbstractContextManager[None]:
+        """Hold an exclusive per-table lock across processes; TableBusyError after wait_s."""
+
+    def record_start(self, rec: LoadRecord) -> None: ...
+
+    def record_end(self, rec: LoadRecord) -> None: ...
+
+    def find_duplicate(self, sha256: str, schema: str, table: str) -> str | None:
+        """The load id of the same content already in the table's current version, if any."""
+
+    def existing_columns(self, schema: str, table: str) -> list[Column] | None: ...
+
+    def create_stage(self, schema: str, stage: str, columns: list[Column]) -> None: ...
+
+    def write_stage(self, schema: str, stage: str, reader: pa.RecordBatchReader, locate: RowLocator) -> int:
+        """Bulk-load the stream; returns the rows the database holds afterwards."""
+
+    def publish(self, plan: PublishPlan, rec: LoadRecord) -> str | None:
+        """Swap or append, prune backups and write `rec` in ONE transaction; returns the backup made."""
+
+    def drop_stage(self, schema: str, stage: str) -> None: ...
+
+    def recent_loads(self, limit: int) -> list[dict[str, object]]: ...
+
+    def close(self) -> None: ...
+
+
+def stage_name(table: str, load_id: str) -> str:
+    return truncate_bytes(table, MAX_IDENTIFIER_BYTES - 13) + "_" + load_id[:12]
+
+
+def backup_name(table: str, stamp: str) -> str:
+    return truncate_bytes(table, MAX_IDENTIFIER_BYTES - 15 - 3) + "_" + stamp
+
+
+def backups_to_drop(table: str, existing: list[str], keep: int) -> list[str]:
+    """Backups of `table` beyond the newest `keep`, oldest last in the input order irrelevant."""
+    prefix = truncate_bytes(table, MAX_IDENTIFIER_BYTES - 15 - 3)
+    pattern = re.compile(re.escape(prefix) + r"_(\d{14})(?:_(\d+))?$")
+    ours = [(m.group(1), int(m.group(2) or 1), name) for name in existing if (m := pattern.match(name))]
+    ours.sort(reverse=True)
+    return [name for _, _, name in ours[keep:]]
+
+
+def free_backup_name(base: str, existing: set[str]) -> str:
+    """Two full loads in the same second must not collide: add _2, _3…"""
+    name, n = base, 1
+    while name in existing:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+def batches_of(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            yield reader.read_next_batch()
+        except StopIteration:
+            return
