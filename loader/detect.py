@@ -132,7 +132,8 @@ def detect_format(sample: bytes, complete: bool, overrides: Overrides | None = N
     if not text.strip():
         raise BadInputError("the file is empty (no header, no rows)", Where(file=file))
     delimiter = ov.delimiter or _guess_delimiter(text)
-    records = _records(text, delimiter, max_rows + 1)
+    records, extent = _records_and_extent(text, delimiter, max_rows + 1)
+    text = text[:extent]  # what Arrow confirms below is exactly what was sampled
     if not records:
         raise BadInputError("the file is empty (no header, no rows)", Where(file=file))
     has_header = ov.has_header if ov.has_header is not None else _looks_like_header(records)
@@ -175,14 +176,35 @@ def _decode(sample: bytes, complete: bool, file: str | None) -> tuple[str, bool]
 
 
 def _records(text: str, delimiter: str, limit: int) -> list[list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+    return _records_and_extent(text, delimiter, limit)[0]
+
+
+def _records_and_extent(text: str, delimiter: str, limit: int) -> tuple[list[list[str]], int]:
+    """Up to `limit` non-empty records, and how many characters of `text` they span."""
+    lines = _CountingLines(io.StringIO(text, newline=""))
+    reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
     out: list[list[str]] = []
     for row in reader:
         if row:
             out.append(row)
         if len(out) >= limit:
             break
-    return out
+    return out, lines.chars
+
+
+class _CountingLines:
+    """Feeds csv.reader line by line while counting the characters it consumed."""
+
+    def __init__(self, f: io.StringIO):
+        self.f, self.chars = f, 0
+
+    def __iter__(self) -> _CountingLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.f)
+        self.chars += len(line)
+        return line
 
 
 def _guess_delimiter(text: str) -> str:
