@@ -113,7 +113,7 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
     lines = [header] + [(str(r["started_at"])[:19], str(r["file_name"]), f"{r['schema_name']}.{r['table_name']}",
                          str(r["mode"]), str(r["status"]), f"{r['rows_loaded'] or 0:,}",
-                         f"{r['seconds']:.2f}" if r["seconds"] is not None else "", _clip(r["error"]))
+                         f"{r['seconds']:.2f}" if r["seconds"] is not None else "", _clip(_without_path(r)))
                         for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     for line in lines:
@@ -121,7 +121,16 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _clip(text: object, limit: int = 100) -> str:
+def _without_path(row: dict[str, object]) -> str:
+    """The file is its own column; the error needn't repeat its full path."""
+    error, path = str(row["error"] or ""), str(row["file_path"] or "")
+    for prefix in (path + ", ", path + ": "):
+        if path and error.startswith(prefix):
+            return error[len(prefix):]
+    return error
+
+
+def _clip(text: object, limit: int = 120) -> str:
     s = "" if text is None else str(text).replace("\n", " ")
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
@@ -132,7 +141,9 @@ def _cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(fmt.as_dict(), ensure_ascii=False, indent=1))
         return EXIT_OK
     print(f"# {args.file}: {fmt.rows_sampled} rows sampled; pin any of this in conf/loader.toml")
-    print(f'encoding = "{fmt.encoding}"\ndelimiter = {json.dumps(fmt.delimiter)}\nhas_header = {str(fmt.has_header).lower()}')
+    print(f'encoding = "{fmt.encoding}"')
+    print(f"delimiter = {json.dumps(fmt.delimiter)}")
+    print(f"has_header = {str(fmt.has_header).lower()}")
     print("[columns]")
     for c in fmt.columns:
         print(f'{c.name} = "{c.type}"' + (f"  # header: {c.source_name!r}" if c.source_name != c.name else ""))

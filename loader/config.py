@@ -8,6 +8,7 @@ underscore: LOADER_DATABASE__URL sets [database] url.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -17,7 +18,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from .errors import ConfigError
+from .errors import ConfigError, LoaderError
 
 ENV_PREFIX = "LOADER_"
 DEFAULT_CONFIG = Path("conf/loader.toml")
@@ -32,7 +33,7 @@ class DatabaseSettings:
 @dataclass
 class LoadSettings:
     backups_keep: int = field(default=3, metadata={"doc": "bkp.<table>_<ts> versions kept per table"})
-    table_wait_s: float = field(default=600.0, metadata={"doc": "how long a load waits for another load of the same table"})
+    table_wait_s: float = field(default=600.0, metadata={"doc": "wait for another load of the same table"})
     block_size: int = field(default=1 << 20, metadata={"doc": "bytes parsed per Arrow batch; bounds memory"})
     sample_rows: int = field(default=5000, metadata={"doc": "rows the detector samples"})
     sample_bytes: int = field(default=4 << 20, metadata={"doc": "bytes the detector samples"})
@@ -52,18 +53,19 @@ class Settings:
     load: LoadSettings = field(default_factory=LoadSettings)
     schemas: SchemaSettings = field(default_factory=SchemaSettings)
     source: str = "defaults"  # where the settings came from, for messages
+    origins: dict[str, str] = field(default_factory=dict)  # "load.backups_keep" -> file, variable or flag
 
 
 def load_settings(config_path: str | None = None, flags: dict[str, Any] | None = None,
                   environ: dict[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
     """Build Settings from every source in precedence order; raise ConfigError naming the key."""
     settings = Settings()
-    path = Path(config_path) if config_path else Path(os.environ.get("LOADER_CONFIG", DEFAULT_CONFIG))
+    env = dict(dotenv_values(dotenv_path)) if dotenv_path and Path(dotenv_path).exists() else {}
+    env.update(os.environ if environ is None else environ)
+    path = Path(config_path) if config_path else Path(env.get("LOADER_CONFIG") or DEFAULT_CONFIG)
     if config_path or path.exists():
         _apply(settings, _read_toml(path), str(path))
         settings.source = str(path)
-    env = dict(dotenv_values(dotenv_path)) if dotenv_path and Path(dotenv_path).exists() else {}
-    env.update(os.environ if environ is None else environ)
     for section, key, value, name in _env_values(env):
         _apply(settings, {section: {key: value}}, name)
     for dotted, value in (flags or {}).items():
@@ -107,17 +109,21 @@ def _apply(settings: Settings, data: dict[str, Any], source: str) -> None:
             if key not in known:
                 raise ConfigError(f"{source}: unknown key {section}.{key}; expected one of {sorted(known)}")
             setattr(target, key, _coerce(value, known[key].type, f"{section}.{key}", source))
+            settings.origins[f"{section}.{key}"] = source
 
 
 def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
     kind = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
     try:
         if kind == "int":
-            if isinstance(value, bool):
-                raise ValueError
+            if isinstance(value, bool | float):
+                raise ValueError  # int(2.7) would silently become 2
             return int(value)
         if kind == "float":
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
         if kind == "bool":
             if isinstance(value, bool):
                 return value
@@ -128,24 +134,33 @@ def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
 
 
 def _validate(s: Settings) -> None:
+    def fail(key: str, problem: str) -> None:
+        raise ConfigError(f"{s.origins.get(key, 'defaults')}: {key} {problem}")
+
     if s.load.backups_keep < 0:
-        raise ConfigError(f"{s.source}: load.backups_keep must be >= 0, got {s.load.backups_keep}")
+        fail("load.backups_keep", f"must be >= 0, got {s.load.backups_keep}")
     if s.load.block_size < 64 * 1024:
-        raise ConfigError(f"{s.source}: load.block_size must be at least 65536 bytes")
-    if s.load.sample_rows < 1 or s.load.sample_bytes < 1024:
-        raise ConfigError(f"{s.source}: load.sample_rows must be >= 1 and load.sample_bytes >= 1024")
+        fail("load.block_size", f"must be at least 65536 bytes, got {s.load.block_size}")
+    if s.load.sample_rows < 1:
+        fail("load.sample_rows", "must be >= 1")
+    if s.load.sample_bytes < 1024:
+        fail("load.sample_bytes", "must be >= 1024")
+    for key in ("load.table_wait_s", "database.lock_timeout_s"):
+        section, name = key.split(".")
+        if getattr(getattr(s, section), name) < 0:
+            fail(key, "must be >= 0")
     if not s.database.url:
-        raise ConfigError(f"{s.source}: database.url is empty")
+        fail("database.url", "is empty")
     from .naming import check_identifier
 
     for f in dataclasses.fields(s.schemas):
         try:
             check_identifier(getattr(s.schemas, f.name), f"schemas.{f.name}")
-        except Exception as e:
-            raise ConfigError(str(e)) from None
+        except LoaderError as e:
+            raise ConfigError(f"{s.origins.get('schemas.' + f.name, 'defaults')}: {e}") from None
 
 
 def redact_url(url: str) -> str:
     """Passwords never reach logs: user:secret@host -> user:***@host, and PWD=…; in ODBC strings."""
-    url = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-    return re.sub(r"(?i)((?:pwd|password)=)[^;]*", r"\1***", url)
+    url = re.sub(r"(://[^:/@]*:)[^?#]*@", r"\1***@", url)  # up to the last @: passwords may hold one
+    return re.sub(r"(?i)((?:pwd|password)=)(\{(?:[^}]|\}\})*\}|[^;]*)", r"\1***", url)

@@ -13,6 +13,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -82,8 +83,9 @@ class _Guess:
             if kind != "decimal":
                 return ColumnType(kind)
             needed = self.int_digits + self.scale
-            if needed <= 38:
-                return ColumnType("decimal", min(38, max(needed, DECIMAL_MIN_PRECISION)), self.scale)
+            if needed > 38:
+                return TEXT  # a float would round it: keep every digit
+            return ColumnType("decimal", min(38, max(needed, DECIMAL_MIN_PRECISION)), self.scale)
         return TEXT
 
 
@@ -97,8 +99,8 @@ def _kinds_of(value: str) -> set[str]:
             kinds |= {"bigint", "decimal", "float"}
     elif _DEC.match(value):
         kinds |= {"decimal", "float"}
-    elif _FLOAT.match(value):
-        kinds.add("float")
+    elif _FLOAT.match(value) and math.isfinite(float(value)):
+        kinds.add("float")  # 1e400 would load as inf: text instead
     elif _DATE.match(value) and _valid_date(value):
         kinds |= {"date", "timestamp"}
     elif _TS.match(value) and _valid_timestamp(value):
@@ -164,7 +166,7 @@ def _decode(sample: bytes, complete: bool, file: str | None) -> tuple[str, bool]
     if bom:
         sample = sample[len(codecs.BOM_UTF8):]
     if not complete:
-        cut = sample.rfind(b"\n")
+        cut = max(sample.rfind(b"\n"), sample.rfind(b"\r"))
         sample = sample[: cut + 1] if cut >= 0 else sample
     try:
         return sample.decode("utf-8"), bom

@@ -19,7 +19,7 @@ from . import naming
 from .coltypes import Column, FileFormat
 from .config import Settings
 from .detect import Overrides, sniff_file
-from .errors import (EXIT_OK, BadInputError, DuplicateFileError, LoaderError, NoInputError, UsageError)
+from .errors import EXIT_OK, BadInputError, DuplicateFileError, LoaderError, NoInputError, UsageError
 from .read import CsvStream, locate_data_row, sha256_of
 from .targets import PublishPlan, Target, open_target
 from .targets.base import BACKUP_STAMP, backup_name, stage_name
@@ -136,7 +136,7 @@ def _stage_and_publish(req: LoadRequest, settings: Settings, target: Target, rec
     plan = PublishPlan(mode=req.mode, ref_schema=settings.schemas.ref, bkp_schema=settings.schemas.bkp,
                        stage_schema=settings.schemas.stage, table=rec.table_name, stage=stage,
                        columns=tuple(fmt.columns), backups_keep=settings.load.backups_keep,
-                       backup_name=backup_name(rec.table_name, dt.datetime.now(dt.timezone.utc).strftime(BACKUP_STAMP)))
+                       backup_name=backup_name(rec.table_name, dt.datetime.now(dt.UTC).strftime(BACKUP_STAMP)))
     target.publish(plan, rec)
 
 

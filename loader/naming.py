@@ -62,7 +62,7 @@ def check_identifier(name: str, what: str) -> str:
         suggestion = normalise(name, "t")
         raise UsageError(
             f"{what} {name!r} is not a safe identifier: use lower-case letters, digits and _, "
-            f"starting with a letter, at most {MAX_IDENTIFIER_BYTES} bytes (for example {suggestion!r})"
+            f"starting with a letter or _, at most {MAX_IDENTIFIER_BYTES} bytes (for example {suggestion!r})"
         )
     return name
 

@@ -7,6 +7,7 @@ with the tracking row. Everything outside loader/targets/ talks to this Protocol
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -78,14 +79,21 @@ def stage_name(table: str, load_id: str) -> str:
     return truncate_bytes(table, MAX_IDENTIFIER_BYTES - 13) + "_" + load_id[:12]
 
 
+def backup_prefix(table: str) -> str:
+    """Room for _<14-digit stamp>_<n>; a shortened name gets a hash so two never share backups."""
+    limit = MAX_IDENTIFIER_BYTES - 15 - 4
+    if len(table.encode("utf-8")) <= limit:
+        return table
+    return truncate_bytes(table, limit - 9) + "_" + hashlib.sha1(table.encode()).hexdigest()[:8]
+
+
 def backup_name(table: str, stamp: str) -> str:
-    return truncate_bytes(table, MAX_IDENTIFIER_BYTES - 15 - 3) + "_" + stamp
+    return backup_prefix(table) + "_" + stamp
 
 
 def backups_to_drop(table: str, existing: list[str], keep: int) -> list[str]:
     """Backups of `table` beyond the newest `keep`, oldest last in the input order irrelevant."""
-    prefix = truncate_bytes(table, MAX_IDENTIFIER_BYTES - 15 - 3)
-    pattern = re.compile(re.escape(prefix) + r"_(\d{14})(?:_(\d+))?$")
+    pattern = re.compile(re.escape(backup_prefix(table)) + r"_(\d{14})(?:_(\d{1,3}))?$")
     ours = [(m.group(1), int(m.group(2) or 1), name) for name in existing if (m := pattern.match(name))]
     ours.sort(reverse=True)
     return [name for _, _, name in ours[keep:]]

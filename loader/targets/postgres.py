@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..coltypes import Column, ColumnType
-from ..errors import (DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError)
+from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
 from ..naming import quote
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
 from .base import PublishPlan, RowLocator, backups_to_drop, free_backup_name
@@ -109,7 +109,8 @@ class PostgresTarget:
             for schema in dict.fromkeys(self.schemas.values()):
                 self._run(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
             self._run(f"CREATE TABLE IF NOT EXISTS {self.track} ({cols})")
-            self._run(f"CREATE INDEX IF NOT EXISTS loader_files_table ON {self.track} (schema_name, table_name, status)")
+            self._run(f"CREATE INDEX IF NOT EXISTS loader_files_table ON {self.track} "
+                      "(schema_name, table_name, status)")
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[None]:
@@ -123,8 +124,8 @@ class PostgresTarget:
 
     def record_start(self, rec: LoadRecord) -> None:
         names = [n for n, _ in TRACKING_COLUMNS]
-        self._run(f"INSERT INTO {self.track} ({', '.join(map(quote, names))}) VALUES ({', '.join(['%s'] * len(names))})",
-                  rec.values())
+        placeholders = ", ".join(["%s"] * len(names))
+        self._run(f"INSERT INTO {self.track} ({', '.join(map(quote, names))}) VALUES ({placeholders})", rec.values())
 
     def record_end(self, rec: LoadRecord) -> None:
         self._run(*self._update_sql(rec))

@@ -18,7 +18,6 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
-import os
 import re
 import sqlite3
 import time
@@ -143,7 +142,8 @@ class SqliteTarget:
         return row[0] if row else None
 
     def recent_loads(self, limit: int) -> list[dict[str, object]]:
-        cur = self.conn.execute(f"SELECT * FROM main.{quote(TRACKING_TABLE)} ORDER BY started_at DESC LIMIT ?", (limit,))
+        sql = f"SELECT * FROM main.{quote(TRACKING_TABLE)} ORDER BY started_at DESC LIMIT ?"
+        cur = self.conn.execute(sql, (limit,))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
