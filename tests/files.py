@@ -12,7 +12,7 @@ HEADER = ["id", "code", "name", "amount", "ratio", "born", "seen_at", "active", 
 
 # (row values as Python objects or None) — each row exercises something a loader gets wrong
 EDGE_ROWS: list[list[Any]] = [
-    [1, "00123", "plain", Decimal("12345678901234.5678"), 1.5e10, dt.date(2024, 2, 29),
+    [1, "00123", "plain", Decimal("12345678901234567890.1234"), 1.5e10, dt.date(2024, 2, 29),
      dt.datetime(2024, 1, 2, 3, 4, 5, 123456), True, ""],
     [2, "0001", "comma, inside", Decimal("-0.0001"), -2.25e-5, dt.date(1900, 1, 1),
      dt.datetime(1999, 12, 31, 23, 59, 59), False, None],
