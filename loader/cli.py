@@ -25,12 +25,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="loader", description="Bulk-load delimited files into SQL tables, atomically.")
     p.add_argument("--version", action="version", version=f"loader {__version__}")
-    p.add_argument("--config", help="TOML settings file (default: conf/loader.toml if present, or $LOADER_CONFIG)")
-    p.add_argument("--db", help="database URL, e.g. sqlite:///data/loader.db or postgresql://user@host/db")
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    _add_common_flags(p, argparse.Namespace(config=None, db=None, verbose=False))
+    # the same flags after the command (`loader load f.csv --db …`); SUPPRESS keeps the earlier value
+    common = _Parser(add_help=False)
+    _add_common_flags(common, None)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    lp = sub.add_parser("load", help="load one file into <ref schema>.<table>")
+    lp = sub.add_parser("load", parents=[common], help="load one file into <ref schema>.<table>")
     lp.add_argument("file")
     lp.add_argument("--table", help="target table (default: from the file name)")
     lp.add_argument("--mode", choices=MODES, default="fullload",
@@ -39,15 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_format_flags(lp)
 
-    sp = sub.add_parser("status", help="show the last loads from the tracking table")
+    sp = sub.add_parser("status", parents=[common], help="show the last loads from the tracking table")
     sp.add_argument("-n", "--limit", type=int, default=20)
     sp.add_argument("--json", action="store_true")
 
-    dp = sub.add_parser("detect", help="print the detected format and column types of a file")
+    dp = sub.add_parser("detect", parents=[common], help="print the detected format and column types of a file")
     dp.add_argument("file")
     dp.add_argument("--json", action="store_true")
     _add_format_flags(dp)
     return p
+
+
+def _add_common_flags(p: argparse.ArgumentParser, defaults: argparse.Namespace | None) -> None:
+    def default(name: str) -> Any:
+        return getattr(defaults, name) if defaults is not None else argparse.SUPPRESS
+
+    p.add_argument("--config", default=default("config"),
+                   help="TOML settings file (default: conf/loader.toml if present, or $LOADER_CONFIG)")
+    p.add_argument("--db", default=default("db"),
+                   help="database URL, e.g. sqlite:///data/loader.db or postgresql://user@host/db")
+    p.add_argument("-v", "--verbose", action="store_true", default=default("verbose"),
+                   help="log debug detail to stderr")
 
 
 def _add_format_flags(p: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ def test_load_prints_rows_speed_table_and_backup(db: Db, tmp_path: Path) -> None
     first = cli("--db", db.url, "load", str(path), "--table", "customers")
     assert first.returncode == EXIT_OK, first.stderr
     assert "-> ref.customers: 1,234 rows in" in first.stdout and "rows/s" in first.stdout
-    second = cli("--db", db.url, "load", str(path), "--table", "customers", "--mode", "fullload")
+    second = cli("load", str(path), "--table", "customers", "--mode", "fullload", "--db", db.url)  # flag after
     assert "previous version kept as bkp.customers_" in second.stdout
 
 
