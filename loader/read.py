@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import queue
 import re
+import threading
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -23,6 +25,10 @@ from .errors import BadInputError, Where
 # pyarrow's default 1 MiB block: measured peak RSS 150-210 MB per worker; 4 MiB blocks
 # used 300-340 MB and were no faster (shared/FACTS.md).
 BLOCK_SIZE = 1 << 20
+# Batches parsed ahead in a thread while the database ingests the previous ones: parsing
+# (one core) overlaps the bulk write (the other). Two keeps memory at a few blocks.
+READAHEAD = 2
+_DONE = object()
 
 
 def parse_options(fmt: FileFormat) -> pacsv.ParseOptions:
@@ -55,8 +61,9 @@ class CsvStream:
         self.rows = 0
         self.error: BadInputError | None = None
 
-    def reader(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(self.fmt.arrow_schema(), self._batches())
+    def reader(self, readahead: int = READAHEAD) -> pa.RecordBatchReader:
+        batches = self._batches() if readahead <= 0 else _ahead(self._batches(), readahead)
+        return pa.RecordBatchReader.from_batches(self.fmt.arrow_schema(), batches)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         try:
@@ -144,3 +151,39 @@ def locate_data_row(path: str, fmt: FileFormat, data_row: int, column: str | Non
     index = names.index(column) if column in names else None
     value = fields[index] if fields is not None and index is not None and index < len(fields) else None
     return DatabaseRefusedError(reason, Where(file=path, line=line, column=column, value=value))
+
+
+def _ahead(batches: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
+    """Run `batches` in a thread, `depth` items ahead; its exception re-raises here, in order."""
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                if not _put(q, item, stop):
+                    return
+            _put(q, _DONE, stop)
+        except BaseException as e:  # handed to the consumer, raised there
+            _put(q, e, stop)
+
+    worker = threading.Thread(target=produce, name="csv-readahead", daemon=True)
+    worker.start()
+    try:
+        while (item := q.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()  # the consumer gave up (database error): let the producer end
+        worker.join()
+
+
+def _put(q: queue.Queue[object], item: object, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
