@@ -8,19 +8,24 @@ search re-reads the file only on the error path, so the fast path pays nothing f
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import io
+import os
 import queue
 import re
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .coltypes import FileFormat
-from .detect import FALSE_VALUES, TRUE_VALUES, column_index
+from .detect import column_index
+from .dialect import Dialect, csv_reader
+from .encoding import reader_codec
 from .errors import BadInputError, Where
+from .infer import FALSE_VALUES, TRUE_VALUES
 
 # pyarrow's default 1 MiB block: measured peak RSS 150-210 MB per worker; 4 MiB blocks
 # used 300-340 MB and were no faster (shared/FACTS.md).
@@ -34,8 +39,9 @@ _DONE = object()
 def parse_options(fmt: FileFormat) -> pacsv.ParseOptions:
     # newlines_in_values costs some parse speed but a quoted line break anywhere in a 100 MB
     # file would otherwise split a row; correctness first.
-    return pacsv.ParseOptions(delimiter=fmt.delimiter, quote_char=fmt.quotechar, double_quote=True,
-                              escape_char=False, newlines_in_values=True, ignore_empty_lines=True)
+    return pacsv.ParseOptions(delimiter=fmt.delimiter or "\x1f", quote_char=fmt.quotechar if fmt.quoting else False,
+                              double_quote=fmt.escapechar is None, escape_char=fmt.escapechar or False,
+                              newlines_in_values=fmt.quoting, ignore_empty_lines=True)
 
 
 def convert_options(fmt: FileFormat) -> pacsv.ConvertOptions:
@@ -43,14 +49,53 @@ def convert_options(fmt: FileFormat) -> pacsv.ConvertOptions:
     # a product name) and a quoted "" is an empty string, not a missing one.
     return pacsv.ConvertOptions(
         column_types={c.name: c.type.arrow() for c in fmt.columns},
+        include_columns=[c.name for c in fmt.columns],
         null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
         true_values=TRUE_VALUES, false_values=FALSE_VALUES,
     )
 
 
 def read_options(fmt: FileFormat, use_threads: bool = True, block_size: int = BLOCK_SIZE) -> pacsv.ReadOptions:
-    return pacsv.ReadOptions(column_names=[c.name for c in fmt.columns], use_threads=use_threads,
-                             skip_rows=fmt.skip_rows + (1 if fmt.has_header else 0), block_size=block_size)
+    codec = "utf8" if fmt.encoding.startswith("utf-8") else (
+        reader_codec(fmt.encoding, fmt.bom) if fmt.data_offset == 0 else fmt.encoding)
+    return pacsv.ReadOptions(column_names=[c.name for c in fmt.columns] + fmt.extra_columns, use_threads=use_threads,
+                             skip_rows=1 if fmt.has_header else 0, block_size=block_size, encoding=codec)
+
+
+class _Window(io.RawIOBase):
+    """The bytes of a file between the table's first line and its trailer: all the reader sees."""
+
+    def __init__(self, path: str, start: int, end: int):
+        self.f = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.f.seek(start)
+        self.left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)[: max(0, self.left)]
+        n = self.f.readinto(view)
+        self.left -= n
+        return n
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
+def open_table(path: str, fmt: FileFormat) -> io.BufferedReader | str:
+    """The file, or a window on it when a preamble or trailer must be skipped."""
+    if not fmt.data_offset and not fmt.trailer_bytes:
+        return path
+    end = os.path.getsize(path) - fmt.trailer_bytes
+    return io.BufferedReader(_Window(path, fmt.data_offset, end), buffer_size=1 << 20)
+
+
+def open_csv(path: str, fmt: FileFormat, use_threads: bool = True,
+             block_size: int = BLOCK_SIZE) -> pacsv.CSVStreamingReader:
+    return pacsv.open_csv(open_table(path, fmt), read_options=read_options(fmt, use_threads, block_size),
+                          parse_options=parse_options(fmt), convert_options=convert_options(fmt))
 
 
 class CsvStream:
@@ -67,9 +112,7 @@ class CsvStream:
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         try:
-            reader = pacsv.open_csv(self.path, read_options=read_options(self.fmt, block_size=self.block_size),
-                                    parse_options=parse_options(self.fmt), convert_options=convert_options(self.fmt))
-            for batch in reader:
+            for batch in open_csv(self.path, self.fmt, block_size=self.block_size):
                 self.rows += batch.num_rows
                 yield batch
         except pa.ArrowInvalid as e:
@@ -97,8 +140,7 @@ def locate_arrow_error(path: str, fmt: FileFormat, message: str) -> BadInputErro
 
 def _first_error(path: str, fmt: FileFormat) -> str | None:
     try:
-        for _ in pacsv.open_csv(path, read_options=read_options(fmt, use_threads=False),
-                                parse_options=parse_options(fmt), convert_options=convert_options(fmt)):
+        for _ in open_csv(path, fmt, use_threads=False):
             pass
     except pa.ArrowInvalid as e:
         return str(e)
@@ -118,23 +160,40 @@ def _reason(message: str, fmt: FileFormat, index: int | None) -> str:
 
 
 def record_at(path: str, fmt: FileFormat, record: int) -> tuple[int | None, list[str] | None]:
-    """Physical start line and fields of the 1-based `record` (header and skipped rows count)."""
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = csv.reader(f, delimiter=fmt.delimiter, quotechar=fmt.quotechar, doublequote=True, strict=False)
+    """Physical line and fields of the 1-based `record`, counted from the table's first line."""
+    with _Window(path, fmt.data_offset, os.path.getsize(path)) as raw:
+        codec = reader_codec(fmt.encoding, fmt.bom) if fmt.data_offset == 0 else fmt.encoding.replace("-sig", "")
+        text = io.TextIOWrapper(io.BufferedReader(raw), encoding=codec, errors="replace", newline="")
+        lines = _Lines(text)
         seen, last_line = 0, 0
-        for row in reader:
-            start, last_line = last_line + 1, reader.line_num
+        for row in csv_reader(lines, Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar)):
+            start, last_line = last_line + 1, lines.count
             if not row:
                 continue
             seen += 1
             if seen == record:
-                return start, row
+                return fmt.skip_rows + start, row
     return None, None
 
 
+class _Lines:
+    """Counts physical lines as csv.reader consumes them ('\r', '\n' and '\r\n' each end one)."""
+
+    def __init__(self, f: io.TextIOWrapper):
+        self.f, self.count = f, 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.f)
+        self.count += 1
+        return line
+
+
 def data_row_to_record(fmt: FileFormat, data_row: int) -> int:
-    """A database counts data rows from 1; the file also has skipped lines and a header."""
-    return data_row + fmt.skip_rows + (1 if fmt.has_header else 0)
+    """A database counts data rows from 1; the table's first line may be a header."""
+    return data_row + (1 if fmt.has_header else 0)
 
 
 def sha256_of(path: str) -> str:
