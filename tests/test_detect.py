@@ -171,7 +171,8 @@ def test_boolean_words_and_letters(values):
     assert one_column_type(*values) == "boolean"
 
 
-@pytest.mark.parametrize("values", [("2024-01-31T12:00:00Z",), ("2024-01-31 12:00:00+02:00", "2024-02-01 00:00:00.5-05:00")])
+@pytest.mark.parametrize("values", [("2024-01-31T12:00:00Z",),
+                                    ("2024-01-31 12:00:00+02:00", "2024-02-01 00:00:00.5-05:00")])
 def test_timestamp_with_offset(values):
     assert one_column_type(*values) == "timestamptz"
 
