@@ -108,3 +108,16 @@ def infer_types(rows: list[list[str]], width: int) -> list[ColumnType]:
         for guess, value in zip(guesses, row):
             guess.observe(value)
     return [g.result() for g in guesses]
+
+
+def widen(old: ColumnType, value: str) -> ColumnType:
+    """The narrowest type holding both the old column and a value that did not fit it."""
+    kinds = kinds_of(value)
+    m = _DEC.match(value) or _INT.match(value)
+    if old.kind in ("bigint", "decimal") and m:
+        scale = max(old.scale or 0, len(m.group(2)) if m.re is _DEC else 0)
+        integer = max(19 if old.kind == "bigint" else (old.precision or 0) - (old.scale or 0), len(m.group(1)))
+        return ColumnType("decimal", integer + scale, scale) if integer + scale <= 38 else TEXT
+    if old.kind == "date" and "timestamp" in kinds:
+        return ColumnType("timestamp")
+    return TEXT
