@@ -93,6 +93,7 @@ class FileFormat:
     rows_sampled: int = 0
     n_rows: int | None = None  # data rows, when the whole file was sampled
     bom: bool = False
+    strip_nul: bool = False  # NUL characters seen in the sample are removed from text values
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:

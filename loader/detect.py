@@ -34,7 +34,8 @@ DEFAULT_SAMPLE_ROWS = 5000
 TAIL_BYTES = 64 * 1024  # where trailer lines of a large file are looked for
 MAX_TRAILER_ROWS = 5
 _SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$', re.IGNORECASE)
-_TRAILER_WORDS = re.compile(r"^\s*(total|totals|sum|grand total|count|rows|records|eof|end|end of (file|report))\b",
+_TRAILER_WORDS = re.compile(r"^\s*(total|totals|sum|grand total|count|rows|records|eof|end|end of (file|report)|trl|"
+                            r"trailer|footer)\b",
                             re.IGNORECASE)
 
 
@@ -86,6 +87,9 @@ def detect_format(sample: bytes, complete: bool, overrides: Overrides | None = N
         raise BadInputError("the file has no table (only title or total lines)", Where(file=file))
     has_header = ov.has_header if ov.has_header is not None else _has_header([r.fields for r in body])
     fmt = _layout(text, body, trailer, has_header, encoding, bom, dialect, complete)
+    if "\x00" in text:
+        fmt.strip_nul = True  # padding from legacy exports; no database stores NUL in text
+        fmt.notes.append("NUL characters are removed from text values")
     if not complete and tail is not None and file_size is not None:
         fmt.trailer_bytes = _tail_trailer_bytes(tail, encoding, dialect, len(fmt.columns) + len(fmt.extra_columns))
     _columns(fmt, body, has_header, max_rows, ov)
@@ -163,13 +167,16 @@ def _modal_width(records: list[_Record]) -> int:
 
 
 def _preamble_end(records: list[_Record], width: int) -> int:
-    """Index of the first record that starts the table: it and the next ones have the table's width."""
+    """Index of the first record that starts the table: it and most of the next ones have its width."""
     if width <= 1:
         return 0
     for i, r in enumerate(records[:50]):
+        if r.fields[0].startswith("#") and i + 1 < len(records):
+            continue  # a comment line above the table
         following = [len(x.fields) for x in records[i + 1: i + 4]]
-        if len(r.fields) >= width - (1 if r.fields[-1:] != [""] else 0) and len(r.fields) <= width + 1 and (
-                not following or sum(1 for w in following if w == width) >= (len(following) + 1) // 2):
+        fits = len(r.fields) == width or (len(r.fields) == width - 1 and following
+                                          and all(x.fields[-1] == "" for x in records[i + 1: i + 4]))
+        if fits and (not following or sum(1 for w in following if w == width) >= (len(following) + 1) // 2):
             return i
     return 0
 
@@ -188,12 +195,16 @@ def _trailer(body: list[_Record], width: int) -> list[_Record]:
 
 
 def _has_header(rows: list[list[str]]) -> bool:
-    """A first row is a header when its cells are unlike the values below them."""
-    first, data = rows[0], rows[1:51]
-    if any(is_typed(v) for v in first if v):
-        return False
+    """A first row is a header when its cells are unlike the values below them.
+
+    Each column votes: a word over numbers is a header, a number over numbers is data (unless
+    it is a year over other figures, as statistics exports have), a value repeated below is
+    data, a different shape from the values below leans header. No evidence: a row of
+    distinct, non-empty names that are not data-like (e-mails, URLs) is a header.
+    """
+    first, data = rows[0], [r for r in rows[1:51] if len(r) == len(rows[0])] or rows[1:51]
     if not data:
-        return all(first)
+        return all(first) and not any(_data_like(v) for v in first)
     votes = 0.0
     for j, name in enumerate(first):
         values = [r[j] for r in data if j < len(r) and r[j] != ""]
@@ -201,12 +212,27 @@ def _has_header(rows: list[list[str]]) -> bool:
             continue
         typed = sum(1 for v in values if is_typed(v)) / len(values)
         if typed >= 0.9:
-            votes += 1 if name else 0.5  # a number column under a word
-        elif name in values:
-            votes -= 1  # the "header" repeats as a value: it is data
+            if not is_typed(name):
+                votes += 1 if name else 0.25
+            elif _YEAR.match(name) and not all(_YEAR.match(v) for v in values):
+                votes += 1
+            else:
+                votes -= 1
+        elif name in values or _data_like(name):
+            votes -= 1
         elif _shape(name) != Counter(map(_shape, values)).most_common(1)[0][0]:
             votes += 0.5
-    return votes > 0 or (votes == 0 and all(first) and len(set(first)) == len(first))
+    if votes:
+        return votes > 0
+    return all(first) and len(set(first)) == len(first) and not any(_data_like(v) for v in first)
+
+
+_YEAR = re.compile(r"^(19|20)\d\d$")
+_DATA_LIKE = re.compile(r"^([\w.+-]+@[\w-]+\.[\w.-]+|(https?|ftp)://\S+|www\.\S+)$")
+
+
+def _data_like(value: str) -> bool:
+    return bool(_DATA_LIKE.match(value)) or (is_typed(value) and not _YEAR.match(value))
 
 
 def _shape(value: str) -> str:
@@ -223,12 +249,12 @@ def _layout(text: str, body: list[_Record], trailer: list[_Record], has_header: 
     skip_rows = text.count("\n", 0, head_start) + text.count("\r", 0, head_start) - text.count("\r\n", 0, head_start)
     codec = enc.reader_codec(encoding, bool(bom)) if head_start == 0 else encoding.replace("-sig", "")
     offset = (bom + len(text[:head_start].encode(codec))) if head_start else 0
-    trailer_text = text[trailer[0].start:] if trailer else ""
+    trailer_text = text[body[-1].end:] if complete else ""
     n_data = len(body) - (1 if has_header else 0)
     return FileFormat(encoding=encoding, delimiter=d.delimiter, quotechar=d.quotechar or '"',
                       escapechar=d.escapechar, quoting=bool(d.quotechar), has_header=has_header,
                       skip_rows=skip_rows, data_offset=offset, bom=bool(bom),
-                      trailer_bytes=len(trailer_text.encode(encoding.replace("-sig", ""))) if trailer else 0,
+                      trailer_bytes=len(trailer_text.encode(encoding.replace("-sig", ""))),
                       trailer_rows=len(trailer), n_rows=n_data if complete else None)
 
 
@@ -242,7 +268,8 @@ def _columns(fmt: FileFormat, body: list[_Record], has_header: bool, max_rows: i
         fmt.extra_columns = ["_trailing_empty"]
     sources = headers[:width]
     names = naming.column_names(sources)
-    types = infer_types(data[:max_rows], width)
+    full = [r for r in data[:max_rows] if len(r) >= width] or data[:max_rows]  # ragged rows are bad input
+    types = infer_types(full, width)
     fmt.columns = [Column(n, _override(ov, n, h) or t, h) for n, h, t in zip(names, sources, types)]
     fmt.rows_sampled = min(len(data), max_rows)
 

@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+csv.field_size_limit(2**31 - 1)  # a 1 MB field is data, not an error
+
 # Common delimiters first: on a tie, the earlier one wins.
 DELIMITERS = [",", ";", "\t", "|", ":", "^", "~", "#", "/", " "]
 QUOTES = ['"', "'", ""]
@@ -34,6 +36,7 @@ _TYPED = re.compile(
       |\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?                          # times
       |(?i:true|false|yes|no|y|n|t|f|null|none|nan|n/?a|-)                              # flags, missing
       |(?:https?|ftp)://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+                         # urls, emails
+      |[^\W_][\w .'-]*                                                                  # words, names, codes
     )\s*$""",
     re.VERBOSE,
 )
@@ -44,6 +47,7 @@ class Dialect:
     delimiter: str
     quotechar: str  # "" when the file uses no quoting
     escapechar: str | None = None
+    skipinitialspace: bool = False  # "a , b": hand-edited files put spaces around delimiters
 
 
 def reader(text: str, d: Dialect) -> Iterator[list[str]]:
@@ -55,8 +59,9 @@ def csv_reader(lines: Iterable[str], d: Dialect) -> Iterator[list[str]]:
     delimiter = d.delimiter or "\x1f"  # a unit separator never seen in text: one field per line
     if d.quotechar:
         return csv.reader(lines, delimiter=delimiter, quotechar=d.quotechar, escapechar=d.escapechar,
-                          doublequote=d.escapechar is None, strict=False)
-    return csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE, escapechar=d.escapechar)
+                          doublequote=d.escapechar is None, strict=False, skipinitialspace=d.skipinitialspace)
+    return csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE, escapechar=d.escapechar,
+                      skipinitialspace=d.skipinitialspace)
 
 
 def sniff(text: str) -> Dialect:
@@ -68,8 +73,17 @@ def sniff(text: str) -> Dialect:
         if score > best_score:
             best, best_score = d, score
     if best.quotechar == "" and '"' not in head:
-        best = Dialect(best.delimiter, '"', best.escapechar)  # nothing is quoted: report the usual quote
+        best = Dialect(best.delimiter, '"', best.escapechar, best.skipinitialspace)  # nothing quoted
+    if best.quotechar and best.escapechar is None and _backslash_escaped(head, best.quotechar):
+        best = Dialect(best.delimiter, best.quotechar, "\\", best.skipinitialspace)
     return best
+
+
+def _backslash_escaped(head: str, quote: str) -> bool:
+    """\\" inside quoted values and never a doubled quote: MySQL/PHP-style escaping."""
+    escaped = len(re.findall(re.escape("\\" + quote) + r"(?=[^\s" + re.escape(quote) + r"])", head))
+    doubled = len(re.findall(r"(?<=[^\s,;|\t\\])" + re.escape(quote * 2), head))
+    return escaped > 0 and doubled == 0
 
 
 def _head(text: str) -> str:
@@ -82,9 +96,12 @@ def candidates(head: str) -> list[Dialect]:
     present = set(head)
     delimiters = [d for d in DELIMITERS if d in present]
     delimiters += [c for c, _ in Counter(ch for ch in head if _odd_delimiter(ch)).most_common(3)]
-    quotes = [q for q in QUOTES if not q or q in present]
+    quotes = [q for q in QUOTES if q in ('"', "") or q in present]  # '"' first: it wins ties
     escapes: list[str | None] = [None, "\\"] if "\\" in present else [None]
     out = [Dialect(d, q, e) for d in delimiters for q in quotes for e in escapes if d != q]
+    lines = head.count("\n") + 1
+    spaced = [d for d in delimiters if d not in " \t" and head.count(d + " ") >= lines]
+    out += [Dialect(d, q, e, True) for d in spaced for q in quotes for e in escapes if d != q]
     return out + [Dialect("", q) for q in quotes]  # a single column is a dialect too
 
 

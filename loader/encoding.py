@@ -68,8 +68,9 @@ def _looks_binary(text: str) -> bool:
     head = text[:8192]
     if not head:
         return False
-    control = sum(1 for ch in head if ord(ch) < 32 and ch not in "\t\n\r\f\v")
-    return control / len(head) > _CONTROL_LIMIT
+    control = sum(1 for ch in head if ord(ch) < 32 and ch not in "\t\n\r\f\v\x00")
+    nul = head.count("\x00")  # stray NUL padding is common in exports; mostly NUL is not text
+    return control / len(head) > _CONTROL_LIMIT or nul / len(head) > 0.1
 
 
 def reader_codec(encoding: str, bom: bool) -> str:

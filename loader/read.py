@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .coltypes import FileFormat
@@ -127,6 +128,10 @@ class CsvStream:
             raise
 
     def _read(self) -> Iterator[pa.RecordBatch]:
+        batches = self._read_batches() if self.fmt.n_rows != 0 else iter(())  # header only: no rows to parse
+        yield from (strip_nul(b) for b in batches) if self.fmt.strip_nul else batches
+
+    def _read_batches(self) -> Iterator[pa.RecordBatch]:
         if not self.policy.reject_rows:
             for batch in open_csv(self.path, self.fmt, block_size=self.block_size):
                 self.rows += batch.num_rows
@@ -168,6 +173,11 @@ class CsvStream:
         allowed = f"{limit:g} allowed" if limit >= 1 else f"{limit:.2%} of rows allowed"
         return BadInputError(f"{len(self.rejects)} bad rows ({allowed}); nothing loaded. First: {first.reason}",
                              Where(file=self.path, line=first.line, column=first.column, value=first.value))
+
+
+def strip_nul(batch: pa.RecordBatch) -> pa.RecordBatch:
+    arrays = [pc.replace_substring(a, "\x00", "") if pa.types.is_string(a.type) else a for a in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
 
 def locate_rejects(path: str, fmt: FileFormat, rejects: list[Reject]) -> None:
