@@ -69,9 +69,11 @@ class Column:
     type: ColumnType
     source_name: str = ""  # the header as written in the file
     nullable: bool = True
+    parse: str | None = None  # a locale format read as text then converted (see formats.py)
 
     def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "source_name": self.source_name, "type": str(self.type)}
+        out = {"name": self.name, "source_name": self.source_name, "type": str(self.type)}
+        return out | ({"format": self.parse} if self.parse else {})
 
 
 @dataclass

@@ -277,9 +277,14 @@ def _columns(fmt: FileFormat, body: list[_Record], has_header: bool, max_rows: i
         fmt.extra_columns = ["_trailing_empty"]
     sources = headers[:width]
     names = naming.column_names(sources)
-    full = [r for r in data[:max_rows] if len(r) >= width] or data[:max_rows]  # ragged rows are bad input
-    types = infer_types(full, width)
-    fmt.columns = [Column(n, _override(ov, n, h) or t, h) for n, h, t in zip(names, sources, types)]
+    physical = width + len(fmt.extra_columns)
+    full = [r for r in data[:max_rows] if len(r) == physical] or data[:max_rows]  # ragged rows are bad input
+    fmt.columns = []
+    for name, header, guess in zip(names, sources, infer_types(full, width, fmt.delimiter)):
+        pinned = _override(ov, name, header)
+        fmt.columns.append(Column(name, pinned or guess.type, header, parse=None if pinned else guess.parse))
+        if guess.note and not pinned:
+            fmt.notes.append(f"column {name!r}: {guess.note}")
     fmt.rows_sampled = min(len(data), max_rows)
 
 
@@ -304,7 +309,7 @@ def _confirm_with_arrow(fmt: FileFormat, text: str, ov: Overrides) -> None:
     Detection rules and Arrow's parsers could disagree on an edge case; this makes such a
     disagreement cost a text column, never a failed load of a good file.
     """
-    from .read import convert_options, parse_options  # local: read imports this module
+    from .read import convert_column, convert_options, parse_options  # local: read imports this module
 
     if not text:
         return
@@ -312,9 +317,12 @@ def _confirm_with_arrow(fmt: FileFormat, text: str, ov: Overrides) -> None:
     names = [c.name for c in fmt.columns] + fmt.extra_columns
     for _ in range(len(fmt.columns) + 1):
         try:
-            pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(
+            table = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(
                 column_names=names, use_threads=False),
                 parse_options=parse_options(fmt), convert_options=convert_options(fmt))
+            for i, col in enumerate(fmt.columns):
+                if col.parse:
+                    convert_column(table.column(col.name).combine_chunks(), col, i)
             return
         except pa.ArrowInvalid as e:
             index = column_index(str(e))
@@ -323,8 +331,25 @@ def _confirm_with_arrow(fmt: FileFormat, text: str, ov: Overrides) -> None:
             col = fmt.columns[index]
             if col.name in ov.column_types or col.source_name in ov.column_types:
                 return  # pinned by the user: the load will report the bad value
-            fmt.columns[index] = Column(col.name, TEXT, col.source_name)
+            if not col.parse and _quoted_empty_is_all(fmt, data, names, col):
+                fmt.columns[index] = Column(col.name, col.type, col.source_name, parse="empty_null")
+                continue
+            fmt.columns[index] = Column(col.name, TEXT, col.source_name)  # parse dropped with the type
             fmt.notes.append(f"column {col.name!r}: sampled values did not all parse as {col.type}; kept as text")
+
+
+def _quoted_empty_is_all(fmt: FileFormat, data: bytes, names: list[str], col: Column) -> bool:
+    """Did the column fail only on quoted empty values ("")? Then those are NULL, as exports mean."""
+    from .read import convert_column, parse_options
+
+    table = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+                           parse_options=parse_options(fmt), convert_options=pacsv.ConvertOptions(
+                               column_types={n: pa.string() for n in names}, include_columns=[col.name]))
+    try:
+        convert_column(table.column(0).combine_chunks(), Column(col.name, col.type, parse="empty_null"))
+        return True
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
 
 
 _COLUMN_IN_ERROR = re.compile(r"In CSV column #(\d+)")

@@ -21,13 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .coltypes import FileFormat
+from .coltypes import Column, FileFormat
 from .detect import column_index
 from .dialect import Dialect, csv_reader
 from .encoding import reader_codec
 from .errors import BadInputError, ValueTypeError, Where
+from .formats import convert
 from .infer import FALSE_VALUES, TRUE_VALUES
-from .rejects import Reject, RowPolicy, locate, split_batch
+from .rejects import Reject, RowPolicy, failing, locate, split_batch
 
 # pyarrow's default 1 MiB block: measured peak RSS 150-210 MB per worker; 4 MiB blocks
 # used 300-340 MB and were no faster (shared/FACTS.md).
@@ -50,7 +51,7 @@ def convert_options(fmt: FileFormat, as_text: bool = False) -> pacsv.ConvertOpti
     # Only an unquoted empty field is NULL: "NA", "NULL", "N/A" are values (a country code,
     # a product name) and a quoted "" is an empty string, not a missing one.
     return pacsv.ConvertOptions(
-        column_types={c.name: pa.string() if as_text else c.type.arrow() for c in fmt.columns},
+        column_types={c.name: pa.string() if as_text or c.parse else c.type.arrow() for c in fmt.columns},
         include_columns=[c.name for c in fmt.columns],
         null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
         true_values=TRUE_VALUES, false_values=FALSE_VALUES,
@@ -136,6 +137,7 @@ class CsvStream:
     def _read_batches(self) -> Iterator[pa.RecordBatch]:
         if not self.policy.reject_rows:
             for batch in open_csv(self.path, self.fmt, block_size=self.block_size):
+                batch = self._convert(batch) if any(c.parse for c in self.fmt.columns) else batch
                 self.rows += batch.num_rows
                 yield batch
             return
@@ -151,6 +153,21 @@ class CsvStream:
             yield batch
         if self.policy.over_limit(len(self.rejects), self.rows, final=True):
             raise self._too_many()
+
+    def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Locale-format columns arrive as text; the first value that does not convert fails the file."""
+        arrays = []
+        for i, col in enumerate(self.fmt.columns):
+            try:
+                arrays.append(convert_column(batch.column(i), col, i))
+            except pa.ArrowInvalid:
+                index = failing(batch.column(i), col)[0]
+                data_row = self.rows + index + 1
+                line, fields = record_at(self.path, self.fmt, data_row_to_record(self.fmt, data_row))
+                raise ValueTypeError(f"value is not a valid {col.type} in format {col.parse}",
+                                     Where(file=self.path, line=line, column=col.name,
+                                           value=fields[i] if fields and i < len(fields) else None)) from None
+        return pa.RecordBatch.from_arrays(arrays, schema=self.fmt.arrow_schema())
 
     def _bad_row(self, row: Any) -> str:
         width = len(self.fmt.columns) + len(self.fmt.extra_columns)
@@ -175,6 +192,10 @@ class CsvStream:
         allowed = f"{limit:g} allowed" if limit >= 1 else f"{limit:.2%} of rows allowed"
         return BadInputError(f"{len(self.rejects)} bad rows ({allowed}); nothing loaded. First: {first.reason}",
                              Where(file=self.path, line=first.line, column=first.column, value=first.value))
+
+
+def convert_column(arr: pa.Array, col: Column, index: int = 0) -> pa.Array:
+    return convert(arr, col.type.kind, col.parse, col.type.arrow()) if col.parse else arr
 
 
 def strip_nul(batch: pa.RecordBatch) -> pa.RecordBatch:
