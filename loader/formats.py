@@ -26,8 +26,10 @@ _DMY = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2}):(\d{2})(
 class NumberEvidence:
     eu: bool  # the value reads as decimal-comma notation
     us: bool  # the value reads as thousands-comma notation
-    digits: int  # integer digits
-    scale: int  # fractional digits
+    digits_eu: int  # integer digits, read as decimal comma
+    scale_eu: int  # fractional digits, read as decimal comma
+    digits_us: int
+    scale_us: int
 
 
 def number(value: str) -> NumberEvidence | None:
@@ -37,11 +39,10 @@ def number(value: str) -> NumberEvidence | None:
         return None
     if not any(ch in value for ch in "," + _SPACES) and not re.match(r"^-?\d{1,3}(\.\d{3}){2,}$", value):
         return None  # a plain integer or decimal: the ordinary parser's business
-    m = eu or us
-    assert m
-    scale = len(m.group(1) or "")
-    digits = sum(ch.isdigit() for ch in value) - scale
-    return NumberEvidence(bool(eu), bool(us), digits, scale)
+    total = sum(ch.isdigit() for ch in value)
+    scale_eu = len(eu.group(1) or "") if eu else 0
+    scale_us = len(us.group(1) or "") if us else 0
+    return NumberEvidence(bool(eu), bool(us), total - scale_eu, scale_eu, total - scale_us, scale_us)
 
 
 @dataclass
@@ -49,8 +50,9 @@ class NumberGuess:
     eu: bool = True
     us: bool = True
     deciding: bool = False  # some value is a grouped/comma number (else ordinary parsing)
-    digits: int = 1
+    digits_eu: int = 1
     scale_eu: int = 0
+    digits_us: int = 1
     scale_us: int = 0
 
     def observe(self, value: str) -> bool:
@@ -61,16 +63,17 @@ class NumberGuess:
             if plain and "." in value and not re.match(r"^-?\d{1,3}\.\d{3}$", value):
                 self.eu = False  # 12.5 is not decimal-comma notation (684.864 could be either)
                 self.scale_us = max(self.scale_us, len(value.split(".")[1]))
-            self.digits = max(self.digits, sum(ch.isdigit() for ch in value.split(".")[0]))
+            whole = sum(ch.isdigit() for ch in value.split(".")[0])
+            self.digits_us = max(self.digits_us, whole)
+            self.digits_eu = max(self.digits_eu, sum(ch.isdigit() for ch in value))
             return plain
         self.deciding = True
         self.eu &= ev.eu
         self.us &= ev.us
-        self.digits = max(self.digits, ev.digits)
         if ev.eu:
-            self.scale_eu = max(self.scale_eu, ev.scale)
+            self.scale_eu, self.digits_eu = max(self.scale_eu, ev.scale_eu), max(self.digits_eu, ev.digits_eu)
         if ev.us:
-            self.scale_us = max(self.scale_us, ev.scale)
+            self.scale_us, self.digits_us = max(self.scale_us, ev.scale_us), max(self.digits_us, ev.digits_us)
         return True
 
     def convention(self, prefer: str | None = None) -> str | None:
@@ -80,8 +83,11 @@ class NumberGuess:
             return prefer
         return "decimal_comma" if self.eu else "thousands_comma"
 
-    def scale(self, convention: str) -> int:
-        return self.scale_eu if convention == "decimal_comma" else self.scale_us
+    def size(self, convention: str) -> tuple[int, int]:
+        """(integer digits, fractional digits) under a convention."""
+        if convention == "decimal_comma":
+            return self.digits_eu, self.scale_eu
+        return self.digits_us, self.scale_us
 
 
 @dataclass

@@ -140,13 +140,12 @@ def infer_column(values: list[str], prefer_number: str | None = None, prefer_dat
         convention = numbers.convention(prefer_number)
         if convention is None:
             return Inferred(TEXT, note="numbers read both as 1,234.5 and 1.234,5: kept as text")
-        scale = numbers.scale(convention)
-        if numbers.digits + scale > 38:
+        digits, scale = numbers.size(convention)
+        if digits + scale > 38:
             return Inferred(TEXT)
-        if scale == 0 and numbers.digits <= 18:
+        if scale == 0 and digits <= 18:
             return Inferred(ColumnType("bigint"), convention)
-        return Inferred(ColumnType("decimal", min(38, max(numbers.digits + scale, DECIMAL_MIN_PRECISION)), scale),
-                        convention)
+        return Inferred(ColumnType("decimal", min(38, max(digits + scale, DECIMAL_MIN_PRECISION)), scale), convention)
     dates = DateGuess()
     if all(dates.observe(v) and _real_date(v, dates) for v in present):
         pattern = dates.pattern(prefer_date)
