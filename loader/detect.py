@@ -71,7 +71,11 @@ def detect_format(sample: bytes, complete: bool, overrides: Overrides | None = N
     encoding, bom = _encoding(sample, ov, file)
     text = enc.decode(sample, encoding, bom, file)
     if not complete:
-        text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1] or text
+        cut = max(text.rfind("\n"), text.rfind("\r"))
+        if cut < 0:
+            raise BadInputError(f"no line break in the first {len(sample) // 2**20} MB: not a delimited text file, "
+                                "or a row longer than the sample", Where(file=file))
+        text = text[: cut + 1]
     if not text.strip():
         raise BadInputError("the file is empty (no header, no rows)", Where(file=file))
     sep_chars, forced = _sep_line(text)
@@ -93,6 +97,7 @@ def detect_format(sample: bytes, complete: bool, overrides: Overrides | None = N
         fmt.notes.append("NUL characters are removed from text values")
     if not complete and tail is not None and file_size is not None:
         fmt.trailer_bytes = _tail_trailer_bytes(tail, encoding, dialect, len(fmt.columns) + len(fmt.extra_columns))
+    fmt.longest_row = max(r.end - r.start for r in body)
     _columns(fmt, body, has_header, max_rows, ov)
     rows = body[1:] if has_header else body
     _confirm_with_arrow(fmt, text[rows[0].start: rows[min(len(rows), max_rows) - 1].end] if rows else "", ov)
@@ -126,7 +131,8 @@ def _dialect(text: str, forced: str | None, ov: Overrides) -> Dialect:
     if sniffed is not None and (forced or ov.delimiter) and sniffed.delimiter != delimiter:
         escape = ov.escapechar  # the sniffed quote/escape belonged to another delimiter
         quote = ov.quotechar if ov.quotechar is not None else '"'
-    return Dialect(delimiter, quote, escape)
+    spaced = bool(sniffed and sniffed.delimiter == delimiter and sniffed.skipinitialspace)
+    return Dialect(delimiter, quote, escape, spaced)
 
 
 def _records(text: str, d: Dialect, start: int, limit: int) -> list[_Record]:
@@ -255,6 +261,7 @@ def _layout(text: str, body: list[_Record], trailer: list[_Record], has_header: 
     n_data = len(body) - (1 if has_header else 0)
     return FileFormat(encoding=encoding, delimiter=d.delimiter, quotechar=d.quotechar or '"',
                       escapechar=d.escapechar, quoting=bool(d.quotechar), has_header=has_header,
+                      skipinitialspace=d.skipinitialspace,
                       skip_rows=skip_rows, data_offset=_bytes(text, head_start, encoding, bom),
                       rows_offset=_bytes(text, rows_start, encoding, bom), bom=bool(bom),
                       header_lines=header.count("\n") + header.count("\r") - header.count("\r\n"),
@@ -268,7 +275,7 @@ def _bytes(text: str, chars: int, encoding: str, bom: int) -> int:
 
 
 def _columns(fmt: FileFormat, body: list[_Record], has_header: bool, max_rows: int, ov: Overrides) -> None:
-    rows = [r.fields for r in body]
+    rows = [[f.strip() for f in r.fields] if fmt.skipinitialspace else r.fields for r in body]
     data = rows[1:] if has_header else rows
     width = max(len(rows[0]), _modal_width(body))
     headers = rows[0] + [""] * (width - len(rows[0])) if has_header else [""] * width
@@ -311,8 +318,8 @@ def _confirm_with_arrow(fmt: FileFormat, text: str, ov: Overrides) -> None:
     """
     from .read import convert_column, convert_options, parse_options  # local: read imports this module
 
-    if not text:
-        return
+    if not text or fmt.skipinitialspace:
+        return  # the Python reader casts these itself and reports a bad value with its line
     data = text.encode("utf-8")
     names = [c.name for c in fmt.columns] + fmt.extra_columns
     for _ in range(len(fmt.columns) + 1):

@@ -122,7 +122,7 @@ def locate(text: io.TextIOBase, fmt: FileFormat, rejects: list[Reject]) -> None:
     if not wanted:
         return
     width = len(fmt.columns) + len(fmt.extra_columns)
-    dialect = Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar)
+    dialect = Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar, fmt.skipinitialspace)
     lines = _Tee(text)
     data_row, header = -1, fmt.has_header
     for fields in csv_reader(lines, dialect):
