@@ -85,6 +85,7 @@ class FileFormat:
     quotechar: str = '"'
     escapechar: str | None = None
     quoting: bool = True  # False: quote characters are data
+    quotes_seen: bool = True  # the sample has quote characters (else the file reports no quoting)
     skipinitialspace: bool = False  # "a , b": read by the Python reader, values trimmed
     has_header: bool = True
     skip_rows: int = 0  # physical lines above the header (titles, export dates, `sep=`)
@@ -105,7 +106,7 @@ class FileFormat:
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
             "encoding": self.encoding, "delimiter": self.delimiter,
-            "quotechar": self.quotechar if self.quoting else None,
+            "quotechar": self.quotechar if self.quoting and self.quotes_seen else None,
             "escapechar": self.escapechar, "skipinitialspace": self.skipinitialspace,
             "has_header": self.has_header, "skip_rows": self.skip_rows,
             "trailer_rows": self.trailer_rows, "bom": self.bom, "rows_sampled": self.rows_sampled,

@@ -176,18 +176,44 @@ def _modal_width(records: list[_Record]) -> int:
 
 
 def _preamble_end(records: list[_Record], width: int) -> int:
-    """Index of the first record that starts the table: it and most of the next ones have its width."""
+    """Index of the record that starts the table (its header, or its first row).
+
+    The table is the first run of records of the table's width; titles and notes above it
+    have another width or a single filled cell (a title padded with delimiters). The record
+    just above the run is its header when it is a row of names of about the same width
+    (a header with an extra trailing delimiter, or one cell short for R's row names).
+    """
     if width <= 1:
         return 0
-    for i, r in enumerate(records[:50]):
-        if (r.fields[0].startswith("#") or not any(r.fields)) and i + 1 < len(records):
-            continue  # a comment line or an empty ";;" row above the table
-        following = [len(x.fields) for x in records[i + 1: i + 4]]
-        fits = len(r.fields) == width or (len(r.fields) == width - 1 and following
-                                          and all(x.fields[-1] == "" for x in records[i + 1: i + 4]))
-        if fits and (not following or sum(1 for w in following if w == width) >= (len(following) + 1) // 2):
-            return i
+    for i, r in enumerate(records[:60]):
+        if not _table_like(r, width) or not _run_follows(records, i, width):
+            continue
+        if i > 0 and _header_like(records[i - 1], width) and not _header_like(r, width, exact=True):
+            return i - 1
+        return i
     return 0
+
+
+def _table_like(r: _Record, width: int) -> bool:
+    filled = sum(1 for f in r.fields if f)
+    return len(r.fields) == width and filled >= min(2, width) and not _comment(r, width)
+
+
+def _comment(r: _Record, width: int) -> bool:
+    return r.fields[0].startswith("#") and len(r.fields) != width
+
+
+def _run_follows(records: list[_Record], i: int, width: int) -> bool:
+    following = [len(x.fields) for x in records[i + 1: i + 4] if any(x.fields)]
+    return not following or sum(1 for w in following if w == width) >= (len(following) + 1) // 2
+
+
+def _header_like(r: _Record, width: int, exact: bool = False) -> bool:
+    """A row of distinct names (no numbers) of about the table's width."""
+    names = [f for f in r.fields if f]
+    if len(names) < min(2, width) or len(set(names)) != len(names) or any(is_typed(f) for f in names):
+        return False
+    return len(r.fields) == width if exact else (width - 1 <= len(r.fields) <= width + 2 and len(r.fields) != width)
 
 
 def _trailer(body: list[_Record], width: int) -> list[_Record]:
@@ -198,7 +224,7 @@ def _trailer(body: list[_Record], width: int) -> list[_Record]:
             trailer.append(r)  # Excel leaves ";;;" rows below the data
             continue
         short = len(r.fields) < width and width > 1
-        worded = bool(_TRAILER_WORDS.match(r.fields[0])) and sum(1 for f in r.fields[1:] if f) <= 1
+        worded = short and bool(_TRAILER_WORDS.match(r.fields[0])) and sum(1 for f in r.fields[1:] if f) <= 1
         if len([t for t in trailer if any(t.fields)]) < MAX_TRAILER_ROWS and (
                 short and (len(r.fields) == 1 or worded) or worded):
             trailer.append(r)
@@ -263,9 +289,10 @@ def _layout(text: str, body: list[_Record], trailer: list[_Record], has_header: 
     rows_start = (body[1].start if len(body) > 1 else body[0].end) if has_header else head_start
     header = text[head_start:rows_start]
     trailer_text = text[body[-1].end:] if complete else ""
-    n_data = len(body) - (1 if has_header else 0)
+    n_data = sum(1 for r in body[1 if has_header else 0:] if any(r.fields))  # ";;" rows are blank, not data
     return FileFormat(encoding=encoding, delimiter=d.delimiter, quotechar=d.quotechar or '"',
                       escapechar=d.escapechar, quoting=bool(d.quotechar), has_header=has_header,
+                      quotes_seen=bool(d.quotechar) and d.quotechar in text,
                       skipinitialspace=d.skipinitialspace,
                       skip_rows=skip_rows, data_offset=_bytes(text, head_start, encoding, bom),
                       rows_offset=_bytes(text, rows_start, encoding, bom), bom=bool(bom),
@@ -282,9 +309,9 @@ def _bytes(text: str, chars: int, encoding: str, bom: int) -> int:
 def _columns(fmt: FileFormat, body: list[_Record], has_header: bool, max_rows: int, ov: Overrides) -> None:
     rows = [[f.strip() for f in r.fields] if fmt.skipinitialspace else r.fields for r in body]
     data = rows[1:] if has_header else rows
-    width = max(len(rows[0]), _modal_width(body))
-    headers = rows[0] + [""] * (width - len(rows[0])) if has_header else [""] * width
-    if has_header and len(headers) > 1 and headers[-1] == "" and all(len(r) < width or r[-1] == "" for r in data):
+    width = _modal_width(body[1:] if has_header and len(body) > 1 else body)  # the reader's width is the data's
+    headers = _fit_header(rows[0], width, data) if has_header else [""] * width
+    if has_header and width > 1 and headers[-1] == "" and all(len(r) < width or r[-1] == "" for r in data):
         width -= 1  # a trailing delimiter on every line: no column there
         fmt.extra_columns = ["_trailing_empty"]
     sources = headers[:width]
@@ -298,6 +325,14 @@ def _columns(fmt: FileFormat, body: list[_Record], has_header: bool, max_rows: i
         if guess.note and not pinned:
             fmt.notes.append(f"column {name!r}: {guess.note}")
     fmt.rows_sampled = min(len(data), max_rows)
+
+
+def _fit_header(header: list[str], width: int, data: list[list[str]]) -> list[str]:
+    """Header cells for exactly `width` columns: an extra trailing delimiter dropped, a missing
+    trailing one added, or, one cell short with values in the last column, R's row-name column."""
+    if len(header) == width - 1 and data and not all(r[-1] == "" for r in data if len(r) == width):
+        header = [""] + header
+    return (header + [""] * width)[:width]
 
 
 def _override(ov: Overrides, name: str, header: str) -> ColumnType | None:

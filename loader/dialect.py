@@ -115,7 +115,16 @@ def consistency(head: str, d: Dialect) -> float:
     rows = parse(head, d, SNIFF_ROWS)
     if not rows:
         return 0.0
-    return pattern_score(rows, single=not d.delimiter) * type_score(rows)
+    return pattern_score(rows, single=not d.delimiter) * type_score(rows) * (1 - _glued_quotes(rows, d))
+
+
+def _glued_quotes(rows: list[list[str]], d: Dialect) -> float:
+    """Share of cells that begin or end with a quote: the split cut through quoted text."""
+    quote = d.quotechar or '"'
+    cells = [c for r in rows for c in r if c]
+    if not cells:
+        return 0.0
+    return sum(1 for c in cells if c[0] == quote or c[-1] == quote) / len(cells)
 
 
 def parse(text: str, d: Dialect, limit: int) -> list[list[str]]:

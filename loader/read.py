@@ -136,7 +136,11 @@ class CsvStream:
 
     def _read(self) -> Iterator[pa.RecordBatch]:
         batches = self._read_batches() if self.fmt.n_rows != 0 else iter(())  # header only: no rows to parse
-        yield from (strip_nul(b) for b in batches) if self.fmt.strip_nul else batches
+        batches = (strip_nul(b) for b in batches) if self.fmt.strip_nul else batches
+        for batch in batches:
+            kept = drop_blank_rows(batch)
+            self.rows -= batch.num_rows - kept.num_rows  # ";;;" rows are blank lines, not data
+            yield kept
 
     def _read_batches(self) -> Iterator[pa.RecordBatch]:
         if self.fmt.skipinitialspace:
@@ -246,6 +250,16 @@ class CsvStream:
 
 def convert_column(arr: pa.Array, col: Column, index: int = 0) -> pa.Array:
     return convert(arr, col.type.kind, col.parse, col.type.arrow()) if col.parse else arr
+
+
+def drop_blank_rows(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Rows whose every field is empty (Excel's ";;;" separators) carry nothing: not rows."""
+    if batch.num_columns < 2 or batch.num_rows == 0:
+        return batch
+    filled = pc.is_valid(batch.column(0))
+    for column in batch.columns[1:]:
+        filled = pc.or_(filled, pc.is_valid(column))
+    return batch if pc.all(filled).as_py() else batch.filter(filled)
 
 
 def strip_nul(batch: pa.RecordBatch) -> pa.RecordBatch:

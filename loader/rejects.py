@@ -127,8 +127,8 @@ def locate(text: io.TextIOBase, fmt: FileFormat, rejects: list[Reject]) -> None:
     data_row, header = -1, fmt.has_header
     for fields in csv_reader(lines, dialect):
         start, record_text = lines.take()
-        if not fields or not any(fields):
-            continue
+        if not fields or fields == [""]:
+            continue  # an empty line: the parser skips it too (";;" rows it keeps, as blank rows)
         if header:
             header = False
             continue

@@ -76,8 +76,7 @@ def got_value(fmt: Any, field: str) -> Any:
     """The detector's answer for one manifest field (getattr: the rewrite adds escapechar and n_rows)."""
     if field == "columns":
         return [{"name": c.name, "type": c.type.kind, "full": str(c.type)} for c in fmt.columns]
-    # today's FileFormat has no escapechar (it never escapes: None, as its as_dict says) and no n_rows
-    return getattr(fmt, field, None if field == "escapechar" else f"<FileFormat has no {field}>")
+    return fmt.as_dict().get(field)  # what `loader detect --json` prints
 
 
 def field_ok(entry: dict[str, Any], field: str, got: Any) -> bool:

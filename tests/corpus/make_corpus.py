@@ -54,6 +54,10 @@ def add(file: str, data: bytes | str, *, columns: str | list[dict[str, Any]] | N
     if isinstance(data, str):
         data = _encode(data, enc)
     DATA[file] = data
+    if quote == '"' and b'"' not in data and '"'.encode(_codec(enc)).strip(b"\xff\xfe\x00") not in data:
+        quote = None  # no quote character anywhere: the file reports no quoting (CleverCSV's convention)
+    elif isinstance(quote, list) and '"' in quote and b'"' not in data and None not in quote:
+        quote = [*quote, None]
     ENTRIES.append({
         "file": file, "encoding": enc, "delimiter": delim, "quotechar": quote, "escapechar": esc,
         "has_header": header, "skip_rows": skip, "n_rows": n, "trailer_rows": trailer, "bad_rows": bad_rows,
@@ -64,6 +68,10 @@ def add(file: str, data: bytes | str, *, columns: str | list[dict[str, Any]] | N
 def bad(file: str, data: bytes, error: str, note: str) -> None:
     DATA[file] = data
     ENTRIES.append({"file": file, "error": error, "note": note})
+
+
+def _codec(enc: str) -> str:
+    return "utf-16-le" if enc.startswith("utf-16") else enc.replace("-sig", "")
 
 
 def _encode(text: str, enc: str) -> bytes:
