@@ -112,16 +112,17 @@ def test_bad_value_midway_leaves_the_table_as_it_was(db: Db, tmp_path: Path) -> 
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     write_numbers(good, rows=1000)
     assert load(db, good).exit_code == EXIT_OK
-    write_numbers(bad, rows=200_000, bad_at=150_000, bad_value="15O000")
+    bad_at = db.rows(150_000)  # well past the first batches, so rows are already in staging
+    write_numbers(bad, rows=db.rows(200_000), bad_at=bad_at, bad_value="15O000")
     result = load(db, bad)
     assert result.exit_code == EXIT_DATA
     assert result.status == "failed"
-    assert "line 150001" in result.error and "column 'id'" in result.error and "15O000" in result.error
+    assert f"line {bad_at + 1}" in result.error and "column 'id'" in result.error and "15O000" in result.error
     assert db.query("SELECT count(*), sum(id) FROM ref.t") == [(1000, sum(range(1000)))]
     assert db.tables("bkp") == []
     assert db.staging_leftovers() == []
     failed = db.tracking()[-1]
-    assert failed["status"] == "failed" and failed["error_line"] == 150_001 and failed["error_column"] == "id"
+    assert failed["status"] == "failed" and failed["error_line"] == bad_at + 1 and failed["error_column"] == "id"
     assert_ledger_balanced(db)
 
 
