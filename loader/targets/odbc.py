@@ -18,9 +18,7 @@ What the known fast_executemany pitfalls turn into here:
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -192,7 +190,7 @@ class OdbcWriter:
 
 def sqlstate_of(e: BaseException) -> str | None:
     """pyodbc puts the SQLSTATE first in args: Error('42000', '[42000] [driver] message')."""
-    args = getattr(e, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(e, "args", ()))
     if args and isinstance(args[0], str) and len(args[0]) == 5 and args[0].isalnum():
         return args[0]
     if len(args) > 1 and isinstance(args[1], str) and len(args[1]) == 5 and args[1].isalnum():
@@ -223,8 +221,8 @@ def column_in(message: str, columns: Sequence[Column]) -> str | None:
 
 
 def first_line(e: BaseException) -> str:
-    args = getattr(e, "args", ())
-    text = args[1] if len(args) > 1 and isinstance(args[1], str) and len(args[0]) == 5 else str(e)
+    args: tuple[Any, ...] = tuple(getattr(e, "args", ()))
+    text = args[1] if len(args) > 1 and isinstance(args[1], str) and len(str(args[0])) == 5 else str(e)
     text = text.strip()
     return text.splitlines()[0] if text else type(e).__name__
 
@@ -275,15 +273,3 @@ def _braced(text: str, i: int) -> tuple[str, int]:
         value.append(text[i])
         i += 1
     raise ValueError("connection string has an unclosed '{'")
-
-
-def chained(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    yield first
-    yield from rest
-
-
-def python_value(v: object) -> object:
-    """Tracking values as pyodbc binds them (it has no type for naive UTC beyond datetime)."""
-    if isinstance(v, dt.datetime | dt.date | Decimal):
-        return v
-    return v

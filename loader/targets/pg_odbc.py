@@ -10,6 +10,7 @@ so it is a proof and a fallback, not a way to load PostgreSQL fast.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -60,7 +61,7 @@ class PgOdbcTarget(PostgresTarget):
             odbc.OdbcWriter(conn, sql, columns, "PostgreSQL", refuses_nul=True).write(reader, locate)
         return int(self._run(f"SELECT count(*) FROM {qualified(schema, stage)}").fetchone()[0])
 
-    def _odbc_connect(self) -> object:
+    def _odbc_connect(self) -> Any:
         import pyodbc
 
         try:
