@@ -168,4 +168,6 @@ def _validate(s: Settings) -> None:
 def redact_url(url: str) -> str:
     """Passwords never reach logs: user:secret@host -> user:***@host, and PWD=…; in ODBC strings."""
     url = re.sub(r"(://[^:/@]*:)[^?#]*@", r"\1***@", url)  # up to the last @: passwords may hold one
-    return re.sub(r"(?i)((?:pwd|password)=)(\{(?:[^}]|\}\})*\}|[^;]*)", r"\1***", url)
+    # odbc_connect= carries a URL-encoded ODBC string: PWD%3Dsecret%3B…
+    url = re.sub(r"(?i)((?:pwd|password)%3D)(%7B(?:%7D%7D|(?!%7D).)*%7D|.*?)(?=%3B|&|#|$)", r"\1***", url)
+    return re.sub(r"(?i)((?:pwd|password)=)(\{(?:[^}]|\}\})*\}|[^;&]*)", r"\1***", url)
