@@ -193,6 +193,18 @@ def pg_odbc_available() -> bool:
     return any("postgresql" in d.lower() for d in pyodbc.drivers())
 
 
+@pytest.fixture(params=["postgresql", "postgresql+pyodbc"])
+def pg_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """PostgreSQL through either bulk path (COPY, or the shared ODBC writer), for PostgreSQL-only behaviour."""
+    if request.param == "postgresql+pyodbc" and not pg_odbc_available():
+        pytest.skip("postgresql+pyodbc: needs pyodbc and the psqlODBC driver (apt-get install odbc-postgresql)")
+    for url in _pg_database(request.getfixturevalue("pg_server_url")):
+        if request.param == "postgresql":
+            yield Db("postgresql", url, tmp_path)
+        else:
+            yield Db("postgresql+pyodbc", pg_odbc_url(url), tmp_path, read_url=url, scale=PG_ODBC_SCALE)
+
+
 @pytest.fixture
 def pg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     """PostgreSQL only, for what SQLite cannot show (concurrent readers during a swap)."""

@@ -134,3 +134,35 @@ def test_pg_odbc_unix_socket_url():
     libpq, text = split_url("postgresql+pyodbc://postgres:@/t_1?host=/tmp/pg&driver=PostgreSQL+Unicode")
     assert "host=%2Ftmp%2Fpg" in libpq
     assert odbc.parse_connection_string(text)["Server"] == "/tmp/pg"
+
+
+def test_writer_locates_a_refused_row_through_psqlodbc(pg_server_url):
+    """For real: a CHECK constraint refuses one row mid-chunk; bisection names it and its probes leave nothing."""
+    from tests.conftest import _pg_database, pg_odbc_available, pg_odbc_url
+
+    if not pg_odbc_available():
+        pytest.skip("needs pyodbc and psqlODBC")
+    import psycopg
+    import pyodbc
+
+    from loader.errors import BadInputError
+
+    for url in _pg_database(pg_server_url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute('CREATE TABLE t (i bigint CHECK (i <> 2777), "t" text)')
+        cols = [Column("i", ColumnType("bigint")), Column("t", ColumnType("text"))]
+        schema = pa.schema([("i", pa.int64()), ("t", pa.string())])
+        batches = [pa.record_batch([pa.array(range(s, s + 1000)), pa.array([f"r{n}" for n in range(s, s + 1000)])],
+                   schema=schema) for s in range(0, 3000, 1000)]
+        reader = pa.RecordBatchReader.from_batches(schema, iter(batches))
+        _, text = split_url(pg_odbc_url(url))
+        conn = pyodbc.connect(text, autocommit=False)
+        try:
+            writer = odbc.OdbcWriter(conn, 'INSERT INTO "t" ("i", "t") VALUES (?, ?)', cols, "PostgreSQL")
+            with pytest.raises(BadInputError) as info:
+                writer.write(reader, lambda row, col, why: BadInputError(f"row {row}: {why}"))
+        finally:
+            conn.close()
+        assert str(info.value).startswith("row 2778: PostgreSQL refused the row")
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*), max(i) FROM t").fetchone() == (2000, 1999)

@@ -172,7 +172,11 @@ class MssqlTarget:
         import mssql_python
 
         runs = _Runs(batches_of(reader), columns, self._wide.get((schema, stage), set()))
-        with contextlib.closing(mssql_python.connect(self.info.mssql_python_string(), autocommit=True)) as conn:
+        try:
+            bulk_conn = mssql_python.connect(self.info.mssql_python_string(), autocommit=True)
+        except Exception as e:
+            raise odbc.map_error(e, "SQL Server bulk copy", RETRY_ERRORS) from None
+        with contextlib.closing(bulk_conn) as conn:
             for needs_wide, batches in runs:
                 for column in needs_wide:
                     widen(column, sql.NVARCHAR_LIMIT + 1)

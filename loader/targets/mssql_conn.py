@@ -16,10 +16,12 @@ from .odbc import connection_string, parse_connection_string
 
 DEFAULT_DRIVER = "ODBC Driver 18 for SQL Server"
 # mssql-python refuses keywords it does not know (FACTS.md): only these are passed on to it.
-_MSSQL_PYTHON_KEYS = {"server", "database", "uid", "pwd", "encrypt", "trustservercertificate", "authentication",
-                      "applicationintent", "multisubnetfailover", "hostnameincertificate", "app", "workstation id",
-                      "packet size", "connectretrycount", "connectretryinterval", "keepalive", "keepaliveinterval",
-                      "columnencryption", "language"}
+# (mssql-python 1.16 constants._ALLOWED_CONNECTION_STRING_PARAMS, minus driver and app, which it controls)
+_MSSQL_PYTHON_KEYS = {"server", "address", "addr", "uid", "pwd", "authentication", "trusted_connection", "database",
+                      "encrypt", "trustservercertificate", "trust_server_certificate", "hostnameincertificate",
+                      "servercertificate", "serverspn", "multisubnetfailover", "applicationintent",
+                      "connectretrycount", "connectretryinterval", "keepalive", "keepaliveinterval",
+                      "ipaddresspreference", "packet size", "packetsize"}
 _ALIASES = {"user": "UID", "user id": "UID", "username": "UID", "password": "PWD", "host": "Server",
             "address": "Server", "addr": "Server", "initial catalog": "Database"}
 

@@ -204,7 +204,9 @@ def map_error(e: BaseException, name: str, busy_codes: Sequence[int] = ()) -> Lo
         return e
     state = sqlstate_of(e)
     text = first_line(e)
-    if state and state.startswith(_UNAVAILABLE) or "communication link failure" in text.lower():
+    lowered = text.lower()
+    if (state and state.startswith(_UNAVAILABLE) or "communication link failure" in lowered
+            or type(e).__name__ == "OperationalError" and "connection" in lowered):  # mssql-python: no SQLSTATE
         return DatabaseUnavailableError(f"{name} connection failed: {text}", sqlstate=state)
     if state in _BUSY or any(f"({code})" in str(e) for code in busy_codes):
         return TableBusyError(f"{name}: {text} (SQLSTATE {state})", sqlstate=state)
