@@ -307,3 +307,90 @@ def test_mssql_python_accepts_the_generated_string():
     parsed = _ConnectionStringParser(validate_keywords=True)._parse(conn.mssql_python_string())
     assert {k.lower() for k in parsed} == {"server", "database", "uid", "pwd", "connectretrycount",
                                            "trustservercertificate", "encrypt"}
+
+
+# -- the target's statement flow, against a recording fake connection ---------------------
+
+class FakeCursor:
+    def __init__(self, log, state):
+        self.log, self.state, self.result = log, state, []
+        self.fast_executemany, self.sizes = False, None
+
+    def execute(self, text, *params):
+        assert text.count("?") == len(params), (text, params)  # every marker has its value
+        self.log.append((text, params))
+        if "sp_getapplock" in text:
+            self.result = [(0,)]
+        elif text.startswith("SELECT COUNT_BIG"):
+            self.result = [(self.state["rows"],)]
+        elif "FROM sys.columns" in text:
+            self.result = self.state["columns"].get(params[0], [])
+        else:
+            self.result = []
+        self.description = [("load_id",)] if text.startswith("SELECT TOP") else None
+        return self
+
+    def setinputsizes(self, sizes):
+        self.sizes = sizes
+
+    def executemany(self, text, rows):
+        assert self.fast_executemany and self.sizes and all(text.count("?") == len(r) for r in rows)
+        self.log.append((text, ("rows", len(rows))))
+        self.state["rows"] += len(rows)
+
+    def fetchone(self):
+        return self.result[0] if self.result else None
+
+    def fetchall(self):
+        return self.result
+
+    def close(self):
+        pass
+
+
+class FakeConn:
+    def __init__(self, log, state):
+        self.log, self.state, self.autocommit = log, state, True
+
+    def cursor(self):
+        return FakeCursor(self.log, self.state)
+
+    def commit(self):
+        self.log.append(("COMMIT", ()))
+
+    def rollback(self):
+        self.log.append(("ROLLBACK", ()))
+
+    def close(self):
+        pass
+
+
+def test_target_flow_fullload_then_append(monkeypatch, tmp_path):
+    """Every statement the target sends: parameters match markers, the publish is one transaction."""
+    from loader.load import LoadRequest, load_file
+
+    log: list = []
+    state = {"rows": 0, "columns": {}}
+    monkeypatch.setattr(mssql.MssqlTarget, "_connect", lambda self, autocommit: FakeConn(log, state))
+    path = tmp_path / "t.csv"
+    path.write_text("id,name\n1,a\n2,\n")
+    settings = load_settings(config_path=None, environ={}, dotenv_path=None, flags={
+        "database.url": "mssql+pyodbc://u:p@h/db", "database.bulk_path": "odbc"})
+    result = load_file(LoadRequest(str(path), "t"), settings)
+    assert result.exit_code == 0, result.error
+    texts = [t for t, _ in log]
+    publish = texts.index("SET XACT_ABORT ON")
+    assert texts[publish + 1] == "SET LOCK_TIMEOUT 30000"
+    assert "ALTER SCHEMA [ref] TRANSFER [stage]" in texts[publish + 3]
+    assert texts[texts.index("COMMIT", publish) - 1].startswith("UPDATE [loader].[loader_files] SET")
+    assert any(t.startswith("INSERT INTO [stage].[t_") and p == ("rows", 2) for t, p in log)
+    for text in texts:
+        if text not in ("COMMIT", "ROLLBACK") and "sp_getapplock" not in text:
+            parse_one(text.replace(" WITH (TABLOCK)", "", 1))
+
+    log.clear()
+    state["rows"] = 0  # a new staging table
+    state["columns"]["[ref].[t]"] = [("id", "bigint", 19, 0, 8), ("name", "nvarchar", 0, 0, 8000)]
+    result = load_file(LoadRequest(str(path), "t", "append"), settings)
+    assert result.exit_code == 0, result.error
+    assert any(t.startswith("INSERT INTO [ref].[t] WITH (TABLOCK) ([id], [name]) SELECT") for t, _ in log)

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from ..coltypes import Column
 from ..errors import ConfigError, DatabaseUnavailableError, LoaderError, TableBusyError
-from ..track import TRACKING_TABLE, LoadRecord
+from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
 from . import mssql_bcp, odbc
 from . import mssql_sql as sql
 from .base import PublishPlan, RowLocator, backups_to_drop, batches_of, free_backup_name
@@ -108,7 +108,7 @@ class MssqlTarget:
         self._run(sql.insert_tracking_sql(self.track), *rec.values())
 
     def record_end(self, rec: LoadRecord) -> None:
-        self._run(sql.update_tracking_sql(self.track), *rec.values()[1:], rec.load_id)
+        self._run(sql.update_tracking_sql(self.track), *_update_params(rec))
 
     def find_duplicate(self, sha256: str, schema: str, table: str) -> str | None:
         row = self._run(sql.duplicate_sql(self.track), schema, table, sha256, schema, table).fetchone()
@@ -227,7 +227,7 @@ class MssqlTarget:
             self._run(sql.drop_table_sql(plan.bkp_schema, old))
         rec.backup_table = f"{plan.bkp_schema}.{backup}" if backup else None
         rec.finish("loaded")
-        self._run(sql.update_tracking_sql(self.track), *rec.values()[1:], rec.load_id)
+        self._run(sql.update_tracking_sql(self.track), *_update_params(rec))
         return rec.backup_table
 
     def _widen_ref(self, plan: PublishPlan, current: list[Column]) -> None:
@@ -276,6 +276,12 @@ class _Runs:
                 self.pending = batch
                 return
             yield batch
+
+
+def _update_params(rec: LoadRecord) -> list[object]:
+    """In update_tracking_sql's order: every column but load_id, then load_id for the WHERE."""
+    values = dict(zip([n for n, _ in TRACKING_COLUMNS], rec.values()))
+    return [values[n] for n, _ in TRACKING_COLUMNS if n != "load_id"] + [rec.load_id]
 
 
 def connect(url: str, schemas: dict[str, str], lock_timeout_s: float, bulk_path: str = "auto") -> MssqlTarget:
