@@ -394,3 +394,52 @@ def test_target_flow_fullload_then_append(monkeypatch, tmp_path):
     result = load_file(LoadRequest(str(path), "t", "append"), settings)
     assert result.exit_code == 0, result.error
     assert any(t.startswith("INSERT INTO [ref].[t] WITH (TABLOCK) ([id], [name]) SELECT") for t, _ in log)
+
+
+def fake_bcp(tmp_path, monkeypatch, script: str) -> None:
+    """A `bcp` on PATH that runs `script` with the real argument list; temp files go under tmp_path."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tool = bindir / "bcp"
+    tool.write_text("#!/bin/sh\n" + script)
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+
+
+def located(row, column, why):
+    from loader.errors import BadInputError, Where
+
+    return BadInputError(why, Where(line=row, column=column))
+
+
+def test_bcp_run_reads_its_error_file_and_removes_temp_files(tmp_path, monkeypatch):
+    # the error file follows -e; bcp reports the first refused row of the data file
+    fake_bcp(tmp_path, monkeypatch, 'while [ "$1" != "-e" ]; do shift; done\n'
+             'printf "#@ Row 2, Column 7: String data, right truncation @#\\nx\\n" > "$2"\nexit 1\n')
+    reader = pa.RecordBatchReader.from_batches(bcp_batch(BCP_ROWS).schema, iter([bcp_batch(BCP_ROWS)]))
+    assert mssql_bcp.available()
+    with pytest.raises(Exception) as info:
+        mssql_bcp.write_via_bcp("stage", "t_1", BCP_COLS, reader, located, ["-S", "h"], None)
+    assert info.value.where.line == 2 and info.value.where.column == "t"
+    assert "right truncation" in str(info.value)
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_bcp_run_gets_files_that_read_back(tmp_path, monkeypatch):
+    keep = tmp_path / "kept"
+    fake_bcp(tmp_path, monkeypatch, f'mkdir -p {keep}; cp "$3" {keep}/data; '
+             f'while [ "$1" != "-f" ]; do shift; done; cp "$2" {keep}/fmt\nexit 0\n')
+    widened = []
+    long_row = BCP_ROWS[2][:-1] + ("x" * 5000,)
+    batches = [bcp_batch(BCP_ROWS), bcp_batch([long_row])]
+    reader = pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches))
+    rows = mssql_bcp.write_via_bcp("stage", "t_1", BCP_COLS, reader, located, ["-S", "h"],
+                                   lambda column, width: widened.append((column, width)))
+    assert rows == 4 and widened == [("t", 5000)]
+    data = read_back((keep / "data").read_bytes())
+    assert len(data) == 4 and data[3][6] == "x" * 5000 and data[1] == [None] * 7
+    assert (keep / "fmt").read_text() == mssql_bcp.format_file(BCP_COLS)
+    assert list((tmp_path / "scratch").iterdir()) == []
