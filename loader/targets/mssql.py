@@ -62,7 +62,7 @@ class MssqlTarget:
         self._wide: dict[tuple[str, str], set[str]] = {}
 
     def _connect(self, autocommit: bool) -> Any:
-        import pyodbc
+        pyodbc = odbc.import_pyodbc()
 
         try:
             return pyodbc.connect(self.info.odbc_string(), autocommit=autocommit, timeout=15)

@@ -62,12 +62,16 @@ def encode_batch(batch: pa.RecordBatch) -> tuple[bytes, tuple[int, str, str] | N
 
 
 def format_file(columns: Sequence[Column]) -> str:
-    """Non-XML format file (version 14.0): every field SQLCHAR in code page 65001, mapped by position."""
+    """Non-XML format file (version 14.0): every field SQLCHAR in code page 65001, mapped by position.
+
+    Fields map to columns by their server column order; the name field only has to be non-blank,
+    so it is c1, c2… rather than a real name (which may hold spaces that would break the file).
+    """
     lines = ["14.0", str(len(columns))]
-    for i, col in enumerate(columns, start=1):
+    for i in range(1, len(columns) + 1):
         term = ROW_TERMINATOR if i == len(columns) else FIELD_TERMINATOR
         escaped = term.replace("\\", "\\\\").replace("\n", "\\n")
-        lines.append(f'{i}\tSQLCHAR\t0\t0\t"{escaped}"\t{i}\t{col.name}\t""')
+        lines.append(f'{i}\tSQLCHAR\t0\t0\t"{escaped}"\t{i}\tc{i}\t""')
     return "\n".join(lines) + "\n"
 
 

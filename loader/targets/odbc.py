@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..coltypes import Column
-from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
+from ..errors import ConfigError, DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
 from .base import RowLocator, batches_of
 
 # Rows per executemany: FIELD.md found 5-50k the useful range; 10k keeps a failed chunk's
@@ -186,6 +186,16 @@ class OdbcWriter:
             self.conn.rollback()
         except Exception as e:  # the connection itself is gone: say so, not "refused"
             raise DatabaseUnavailableError(f"{self.name} connection lost: {first_line(e)}") from None
+
+
+def import_pyodbc() -> Any:
+    """pyodbc, or a configuration error that says what to install (it needs libodbc.so.2 to import)."""
+    try:
+        import pyodbc
+    except ImportError as e:
+        raise ConfigError(f"this database URL needs pyodbc and unixODBC (pip install 'loader[mssql]'; "
+                          f"apt-get install unixodbc): {e}") from None
+    return pyodbc
 
 
 def sqlstate_of(e: BaseException) -> str | None:

@@ -62,7 +62,7 @@ class PgOdbcTarget(PostgresTarget):
         return int(self._run(f"SELECT count(*) FROM {qualified(schema, stage)}").fetchone()[0])
 
     def _odbc_connect(self) -> Any:
-        import pyodbc
+        pyodbc = odbc.import_pyodbc()
 
         try:
             return pyodbc.connect(self.odbc_string, autocommit=False, timeout=10)
