@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-KINDS = ("boolean", "bigint", "decimal", "float", "date", "timestamp", "text")
+KINDS = ("boolean", "bigint", "decimal", "float", "date", "timestamp", "timestamptz", "text")
 MAX_DECIMAL_PRECISION = 38  # SQL Server and Arrow decimal128 both stop at 38 digits
 
 
@@ -40,6 +40,7 @@ class ColumnType:
             "float": pa.float64(),
             "date": pa.date32(),
             "timestamp": pa.timestamp("us"),
+            "timestamptz": pa.timestamp("us", tz="UTC"),  # offsets in the file are applied: stored as UTC
             "text": pa.string(),  # 32-bit offsets suffice: a batch is bounded by the read block size
         }.get(self.kind) or pa.decimal128(self.precision or 38, self.scale or 0)
 
@@ -78,22 +79,34 @@ class FileFormat:
     """What the detector found; enough to read the file again identically."""
 
     encoding: str = "utf-8"
-    delimiter: str = ","
+    delimiter: str = ","  # "" for a single-column file
     quotechar: str = '"'
+    escapechar: str | None = None
+    quoting: bool = True  # False: quote characters are data
     has_header: bool = True
-    skip_rows: int = 0  # lines above the header
+    skip_rows: int = 0  # physical lines above the header (titles, export dates, `sep=`)
+    data_offset: int = 0  # byte offset of the header (or first data row): where reading starts
+    trailer_bytes: int = 0  # bytes at the end that are totals/end markers, not rows
+    trailer_rows: int = 0
     columns: list[Column] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)  # physical columns not loaded (trailing delimiter)
     rows_sampled: int = 0
+    n_rows: int | None = None  # data rows, when the whole file was sampled
     bom: bool = False
+    strip_nul: bool = False  # NUL characters seen in the sample are removed from text values
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "encoding": self.encoding, "delimiter": self.delimiter, "quotechar": self.quotechar,
-            "escapechar": None, "has_header": self.has_header, "skip_rows": self.skip_rows,
-            "bom": self.bom, "rows_sampled": self.rows_sampled,
+        out: dict[str, object] = {
+            "encoding": self.encoding, "delimiter": self.delimiter,
+            "quotechar": self.quotechar if self.quoting else None,
+            "escapechar": self.escapechar, "has_header": self.has_header, "skip_rows": self.skip_rows,
+            "trailer_rows": self.trailer_rows, "bom": self.bom, "rows_sampled": self.rows_sampled,
             "columns": [c.as_dict() for c in self.columns], "notes": list(self.notes),
         }
+        if self.n_rows is not None:
+            out["n_rows"] = self.n_rows
+        return out
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, c.type.arrow()) for c in self.columns])

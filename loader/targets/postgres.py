@@ -26,7 +26,7 @@ from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
 from .base import PublishPlan, RowLocator, backups_to_drop, free_backup_name
 
 _DDL = {"bigint": "bigint", "float": "double precision", "boolean": "boolean", "date": "date",
-        "timestamp": "timestamp", "text": "text"}
+        "timestamp": "timestamp", "timestamptz": "timestamptz", "text": "text"}
 _TRACK_DDL = {"key": "text PRIMARY KEY", "text": "text", "bigint": "bigint", "float": "double precision",
               "timestamp": "timestamp"}
 # SQLSTATEs that mean "try again later", not "the data is wrong".
@@ -71,7 +71,8 @@ def logical_type(data_type: str, precision: int | None, scale: int | None) -> Co
         return ColumnType("decimal", precision, scale or 0)
     return ColumnType({"bigint": "bigint", "integer": "bigint", "smallint": "bigint", "double precision": "float",
                        "real": "float", "boolean": "boolean", "date": "date",
-                       "timestamp without time zone": "timestamp"}.get(data_type, "text"))
+                       "timestamp without time zone": "timestamp",
+                       "timestamp with time zone": "timestamptz"}.get(data_type, "text"))
 
 
 def lock_key(schema: str, table: str) -> int:

@@ -34,7 +34,7 @@ from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
 from .base import PublishPlan, RowLocator, backups_to_drop, batches_of, free_backup_name
 
 _DDL = {"bigint": "INTEGER", "float": "REAL", "boolean": "BOOLEAN", "date": "DATE",
-        "timestamp": "TIMESTAMP", "text": "TEXT"}
+        "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ", "text": "TEXT"}
 # Decimals are stored as exact text: SQLite's NUMERIC affinity would round them to 15 digits.
 # The declared name contains TEXT, which gives TEXT affinity, and keeps (p,s) visible.
 _DECIMAL = re.compile(r"^DECIMAL_TEXT\((\d+),(\d+)\)$")
