@@ -29,7 +29,8 @@ from .test_sql import HOSTILE
 
 ALL_TYPES = [Column("b", ColumnType("boolean")), Column("i", ColumnType("bigint")),
              Column("d", ColumnType("decimal", 18, 4)), Column("f", ColumnType("float")),
-             Column("dt", ColumnType("date")), Column("ts", ColumnType("timestamp")), Column("t", ColumnType("text"))]
+             Column("dt", ColumnType("date")), Column("ts", ColumnType("timestamp")),
+             Column("tz", ColumnType("timestamptz")), Column("t", ColumnType("text"))]
 
 
 def parse_one(text: str) -> exp.Expression:
@@ -54,7 +55,7 @@ def plan(name: str, cols: list[str], mode: str = "fullload") -> PublishPlan:
 def test_create_table_types():
     assert sql.create_table_sql("stage", "t", ALL_TYPES, wide=["t"]) == (
         "CREATE TABLE [stage].[t] ([b] bit NULL, [i] bigint NULL, [d] decimal(18,4) NULL, [f] float NULL, "
-        "[dt] date NULL, [ts] datetime2(6) NULL, [t] nvarchar(max) NULL)")
+        "[dt] date NULL, [ts] datetime2(6) NULL, [tz] datetimeoffset(6) NULL, [t] nvarchar(max) NULL)")
     assert "nvarchar(4000)" in sql.create_table_sql("stage", "t", ALL_TYPES)
     parse_one(sql.create_table_sql("stage", "t", ALL_TYPES))
 
@@ -132,7 +133,7 @@ def test_publish_prologue():
 @pytest.mark.parametrize("type_name, precision, scale, expected", [
     ("bigint", 19, 0, "bigint"), ("int", 10, 0, "bigint"), ("decimal", 18, 4, "decimal(18,4)"),
     ("float", 53, 0, "float"), ("bit", 1, 0, "boolean"), ("date", 10, 0, "date"),
-    ("datetime2", 26, 6, "timestamp"), ("datetimeoffset", 34, 7, "timestamp"), ("nvarchar", 0, 0, "text")])
+    ("datetime2", 26, 6, "timestamp"), ("datetimeoffset", 34, 7, "timestamptz"), ("nvarchar", 0, 0, "text")])
 def test_existing_column_types(type_name, precision, scale, expected):
     assert str(sql.logical_type(type_name, precision, scale)) == expected
 
@@ -230,11 +231,14 @@ def test_runs_split_only_where_a_column_must_widen():
 # -- bcp files -----------------------------------------------------------------------------
 
 BCP_COLS = ALL_TYPES
+UTC = dt.UTC
 BCP_ROWS = [
     (True, 9007199254740993, Decimal("-12345678901234.5678"), 1e300, dt.date(1, 1, 1),
-     dt.datetime(2024, 1, 2, 3, 4, 5, 123456), "comma, \"quote\"\nnew line\ttab é 😀"),
-    (None, None, None, None, None, None, None),
-    (False, -5, Decimal("0.0000"), -2.25e-5, dt.date(9999, 12, 31), dt.datetime(2000, 1, 1), ""),
+     dt.datetime(2024, 1, 2, 3, 4, 5, 123456), dt.datetime(2024, 1, 2, 1, 4, 5, 1, tzinfo=UTC),
+     "comma, \"quote\"\nnew line\ttab é 😀"),
+    (None, None, None, None, None, None, None, None),
+    (False, -5, Decimal("0.0000"), -2.25e-5, dt.date(9999, 12, 31), dt.datetime(2000, 1, 1),
+     dt.datetime(2000, 1, 1, tzinfo=UTC), ""),
 ]
 
 
@@ -257,9 +261,10 @@ def test_bcp_data_file_reads_back():
     assert bad is None
     assert read_back(data) == [
         ["1", "9007199254740993", "-12345678901234.5678", "1e+300", "0001-01-01", "2024-01-02 03:04:05.123456",
-         "comma, \"quote\"\nnew line\ttab é 😀"],
-        [None] * 7,
-        ["0", "-5", "0.0000", "-0.0000225", "9999-12-31", "2000-01-01 00:00:00.000000", ""],
+         "2024-01-02 01:04:05.000001", "comma, \"quote\"\nnew line\ttab é 😀"],
+        [None] * 8,
+        ["0", "-5", "0.0000", "-0.0000225", "9999-12-31", "2000-01-01 00:00:00.000000",
+         "2000-01-01 00:00:00.000000", ""],
     ]
     assert float(read_back(data)[0][3]) == 1e300
 
@@ -423,7 +428,7 @@ def test_bcp_run_reads_its_error_file_and_removes_temp_files(tmp_path, monkeypat
     assert mssql_bcp.available()
     with pytest.raises(Exception) as info:
         mssql_bcp.write_via_bcp("stage", "t_1", BCP_COLS, reader, located, ["-S", "h"], None)
-    assert info.value.where.line == 2 and info.value.where.column == "t"
+    assert info.value.where.line == 2 and info.value.where.column == "tz"
     assert "right truncation" in str(info.value)
     assert list((tmp_path / "scratch").iterdir()) == []
 
@@ -440,6 +445,6 @@ def test_bcp_run_gets_files_that_read_back(tmp_path, monkeypatch):
                                    lambda column, width: widened.append((column, width)))
     assert rows == 4 and widened == [("t", 5000)]
     data = read_back((keep / "data").read_bytes())
-    assert len(data) == 4 and data[3][6] == "x" * 5000 and data[1] == [None] * 7
+    assert len(data) == 4 and data[3][7] == "x" * 5000 and data[1] == [None] * 8
     assert (keep / "fmt").read_text() == mssql_bcp.format_file(BCP_COLS)
     assert list((tmp_path / "scratch").iterdir()) == []

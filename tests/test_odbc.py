@@ -35,6 +35,13 @@ def test_to_rows_keeps_every_value_exactly():
     assert odbc.to_rows(batch(ROWS)) == ROWS
 
 
+def test_zoned_timestamps_travel_as_naive_utc():
+    arr = pa.array([dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC), None], pa.timestamp("us", tz="UTC"))
+    b = pa.record_batch([arr], names=["tz"])
+    assert odbc.to_rows(b) == [(dt.datetime(2024, 1, 2, 3, 4, 5, 6),), (None,)]
+    assert odbc.input_sizes([Column("tz", ColumnType("timestamptz"))], [0]) == [(odbc.SQL_TYPE_TIMESTAMP, 26, 6)]
+
+
 def test_input_sizes_declare_every_type_with_full_precision():
     widths = [0, 0, 0, 0, 0, 0, 12]
     assert odbc.input_sizes(COLS, widths) == [

@@ -18,7 +18,7 @@ NVARCHAR_LIMIT = 4000
 MAX_COLUMNS = 1024  # SQL Server's limit for a table without sparse columns
 _DDL = {"bigint": "bigint", "float": "float", "boolean": "bit", "date": "date",
         # microseconds: what Arrow timestamp("us") and the detector carry; datetime2(7) would add a 0
-        "timestamp": "datetime2(6)", "text": f"nvarchar({NVARCHAR_LIMIT})"}
+        "timestamp": "datetime2(6)", "timestamptz": "datetimeoffset(6)", "text": f"nvarchar({NVARCHAR_LIMIT})"}
 _TRACK_DDL = {"key": "nvarchar(64) NOT NULL PRIMARY KEY", "text": "nvarchar(max) NULL", "bigint": "bigint NULL",
               "float": "float NULL", "timestamp": "datetime2(6) NULL"}
 # indexed tracking columns cannot be nvarchar(max) (900-byte index key limit)
@@ -159,7 +159,7 @@ def logical_type(type_name: str, precision: int | None, scale: int | None) -> Co
     return ColumnType({"bigint": "bigint", "int": "bigint", "smallint": "bigint", "tinyint": "bigint",
                        "float": "float", "real": "float", "bit": "boolean", "date": "date",
                        "datetime2": "timestamp", "datetime": "timestamp", "smalldatetime": "timestamp",
-                       "datetimeoffset": "timestamp"}.get(t, "text"))
+                       "datetimeoffset": "timestamptz"}.get(t, "text"))
 
 
 def all_statements(plan: PublishPlan, backup: str) -> list[str]:

@@ -39,7 +39,8 @@ CHUNK_BYTES = 64 << 20
 SQL_BIT, SQL_BIGINT, SQL_DOUBLE, SQL_DECIMAL = -7, -5, 8, 3
 SQL_TYPE_DATE, SQL_TYPE_TIMESTAMP, SQL_WVARCHAR = 91, 93, -9
 # Fixed buffer bytes per value for the chunk budget (value + length/indicator word).
-_FIXED_BYTES = {"bigint": 16, "float": 16, "boolean": 9, "decimal": 48, "date": 14, "timestamp": 24}
+_FIXED_BYTES = {"bigint": 16, "float": 16, "boolean": 9, "decimal": 48, "date": 14, "timestamp": 24,
+                "timestamptz": 24}
 
 Size = tuple[int, int, int]  # (SQL type, column size, decimal digits) for setinputsizes
 # SQLSTATE classes that mean "try again later": connection trouble, deadlock, lock timeout.
@@ -67,6 +68,8 @@ def input_sizes(columns: Sequence[Column], widths: Sequence[int]) -> list[Size]:
             "date": (SQL_TYPE_DATE, 10, 0),
             # 26 characters with 6 fractional digits: microseconds, as Arrow timestamp("us") holds
             "timestamp": (SQL_TYPE_TIMESTAMP, 26, 6),
+            # sent as naive UTC (see _pylist): the target's session or column type supplies the zone
+            "timestamptz": (SQL_TYPE_TIMESTAMP, 26, 6),
             "text": (SQL_WVARCHAR, width, 0),
         }[t.kind])
     return sizes
@@ -88,7 +91,9 @@ def to_rows(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:
 
 def _pylist(arr: pa.Array) -> list[Any]:
     if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
-        arr = arr.cast(pa.timestamp(arr.type.unit))  # naive UTC wall time; datetimeoffset is the DDL's job
+        # naive UTC: ODBC has no portable zoned timestamp. SQL Server's datetimeoffset takes it as
+        # +00:00; the PostgreSQL ODBC session runs with TIME ZONE 'UTC' (pg_odbc.py).
+        arr = pc.cast(arr, pa.timestamp(arr.type.unit, tz="UTC")).cast(pa.timestamp(arr.type.unit))
     return arr.to_pylist()
 
 

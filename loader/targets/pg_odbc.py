@@ -65,7 +65,10 @@ class PgOdbcTarget(PostgresTarget):
         pyodbc = odbc.import_pyodbc()
 
         try:
-            return pyodbc.connect(self.odbc_string, autocommit=False, timeout=10)
+            conn = pyodbc.connect(self.odbc_string, autocommit=False, timeout=10)
+            conn.cursor().execute("SET TIME ZONE 'UTC'")  # timestamptz values arrive as naive UTC
+            conn.commit()
+            return conn
         except pyodbc.Error as e:
             raise DatabaseUnavailableError(f"cannot connect to PostgreSQL through ODBC: {odbc.first_line(e)}") from None
 
