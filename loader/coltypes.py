@@ -85,7 +85,9 @@ class FileFormat:
     quoting: bool = True  # False: quote characters are data
     has_header: bool = True
     skip_rows: int = 0  # physical lines above the header (titles, export dates, `sep=`)
-    data_offset: int = 0  # byte offset of the header (or first data row): where reading starts
+    data_offset: int = 0  # byte offset of the table's first line (header or first row)
+    rows_offset: int = 0  # byte offset of the first data row: where the bulk reader starts
+    header_lines: int = 0  # physical lines the header takes (a quoted header cell may break a line)
     trailer_bytes: int = 0  # bytes at the end that are totals/end markers, not rows
     trailer_rows: int = 0
     columns: list[Column] = field(default_factory=list)

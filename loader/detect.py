@@ -76,7 +76,8 @@ def detect_format(sample: bytes, complete: bool, overrides: Overrides | None = N
         raise BadInputError("the file is empty (no header, no rows)", Where(file=file))
     sep_chars, forced = _sep_line(text)
     dialect = _dialect(text[sep_chars:], forced, ov)
-    records = _records(text, dialect, sep_chars, max_rows + 200)
+    # a whole file is parsed whole: its trailer and row count are then known, not guessed
+    records = _records(text, dialect, sep_chars, 10**9 if complete else max_rows + 200)
     if not records:
         raise BadInputError("the file is empty (no header, no rows)", Where(file=file))
     width = _modal_width(records)
@@ -93,7 +94,8 @@ def detect_format(sample: bytes, complete: bool, overrides: Overrides | None = N
     if not complete and tail is not None and file_size is not None:
         fmt.trailer_bytes = _tail_trailer_bytes(tail, encoding, dialect, len(fmt.columns) + len(fmt.extra_columns))
     _columns(fmt, body, has_header, max_rows, ov)
-    _confirm_with_arrow(fmt, text[body[0].start: body[min(len(body), max_rows + 1) - 1].end], ov)
+    rows = body[1:] if has_header else body
+    _confirm_with_arrow(fmt, text[rows[0].start: rows[min(len(rows), max_rows) - 1].end] if rows else "", ov)
     return fmt
 
 
@@ -247,15 +249,22 @@ def _layout(text: str, body: list[_Record], trailer: list[_Record], has_header: 
             bom: int, d: Dialect, complete: bool) -> FileFormat:
     head_start = body[0].start
     skip_rows = text.count("\n", 0, head_start) + text.count("\r", 0, head_start) - text.count("\r\n", 0, head_start)
-    codec = enc.reader_codec(encoding, bool(bom)) if head_start == 0 else encoding.replace("-sig", "")
-    offset = (bom + len(text[:head_start].encode(codec))) if head_start else 0
+    rows_start = (body[1].start if len(body) > 1 else body[0].end) if has_header else head_start
+    header = text[head_start:rows_start]
     trailer_text = text[body[-1].end:] if complete else ""
     n_data = len(body) - (1 if has_header else 0)
     return FileFormat(encoding=encoding, delimiter=d.delimiter, quotechar=d.quotechar or '"',
                       escapechar=d.escapechar, quoting=bool(d.quotechar), has_header=has_header,
-                      skip_rows=skip_rows, data_offset=offset, bom=bool(bom),
+                      skip_rows=skip_rows, data_offset=_bytes(text, head_start, encoding, bom),
+                      rows_offset=_bytes(text, rows_start, encoding, bom), bom=bool(bom),
+                      header_lines=header.count("\n") + header.count("\r") - header.count("\r\n"),
                       trailer_bytes=len(trailer_text.encode(encoding.replace("-sig", ""))),
                       trailer_rows=len(trailer), n_rows=n_data if complete else None)
+
+
+def _bytes(text: str, chars: int, encoding: str, bom: int) -> int:
+    """Byte offset in the file of character `chars` of the decoded text (0 stays 0: the BOM is read)."""
+    return bom + len(text[:chars].encode(encoding.replace("-sig", ""))) if chars else 0
 
 
 def _columns(fmt: FileFormat, body: list[_Record], has_header: bool, max_rows: int, ov: Overrides) -> None:
@@ -297,12 +306,14 @@ def _confirm_with_arrow(fmt: FileFormat, text: str, ov: Overrides) -> None:
     """
     from .read import convert_options, parse_options  # local: read imports this module
 
+    if not text:
+        return
     data = text.encode("utf-8")
     names = [c.name for c in fmt.columns] + fmt.extra_columns
     for _ in range(len(fmt.columns) + 1):
         try:
             pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=1 if fmt.has_header else 0, use_threads=False),
+                column_names=names, use_threads=False),
                 parse_options=parse_options(fmt), convert_options=convert_options(fmt))
             return
         except pa.ArrowInvalid as e:

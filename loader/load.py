@@ -167,6 +167,9 @@ def _stage_and_publish(req: LoadRequest, settings: Settings, target: Target, rec
         raise
     rec.read_seconds = time.perf_counter() - t0
     rec.rows_read, rec.rows_loaded, rec.rows_rejected = stream.rows, loaded, len(stream.rejects)
+    if fmt.n_rows is not None and stream.rows != fmt.n_rows:
+        raise LoaderError(f"the detector counted {fmt.n_rows} data rows but the reader read {stream.rows}; "
+                          "nothing published (please report this file)")
     if loaded + len(stream.rejects) != stream.rows:
         raise LoaderError(f"staging holds {loaded} rows and {len(stream.rejects)} were rejected, but "
                           f"{stream.rows} were read; nothing published")

@@ -59,9 +59,11 @@ def convert_options(fmt: FileFormat, as_text: bool = False) -> pacsv.ConvertOpti
 
 def read_options(fmt: FileFormat, use_threads: bool = True, block_size: int = BLOCK_SIZE) -> pacsv.ReadOptions:
     codec = "utf8" if fmt.encoding.startswith("utf-8") else (
-        reader_codec(fmt.encoding, fmt.bom) if fmt.data_offset == 0 else fmt.encoding)
+        reader_codec(fmt.encoding, fmt.bom) if fmt.rows_offset == 0 else fmt.encoding)
+    # the header is skipped by starting after it (rows_offset), not by skip_rows, which
+    # counts raw lines and would split a header with a quoted line break
     return pacsv.ReadOptions(column_names=[c.name for c in fmt.columns] + fmt.extra_columns, use_threads=use_threads,
-                             skip_rows=1 if fmt.has_header else 0, block_size=block_size, encoding=codec)
+                             block_size=block_size, encoding=codec)
 
 
 class _Window(io.RawIOBase):
@@ -88,10 +90,10 @@ class _Window(io.RawIOBase):
 
 def open_table(path: str, fmt: FileFormat) -> io.BufferedReader | str:
     """The file, or a window on it when a preamble or trailer must be skipped."""
-    if not fmt.data_offset and not fmt.trailer_bytes:
+    if not fmt.rows_offset and not fmt.trailer_bytes:
         return path
     end = os.path.getsize(path) - fmt.trailer_bytes
-    return io.BufferedReader(_Window(path, fmt.data_offset, end), buffer_size=1 << 20)
+    return io.BufferedReader(_Window(path, fmt.rows_offset, end), buffer_size=1 << 20)
 
 
 def open_csv(path: str, fmt: FileFormat, use_threads: bool = True, block_size: int = BLOCK_SIZE,
@@ -152,7 +154,7 @@ class CsvStream:
 
     def _bad_row(self, row: Any) -> str:
         width = len(self.fmt.columns) + len(self.fmt.extra_columns)
-        line = self.fmt.skip_rows + row.number if row.number else None
+        line = self.fmt.skip_rows + self.fmt.header_lines + row.number if row.number else None
         try:
             self._reject([Reject(f"expected {width} fields, found {row.actual_columns}", line=line, raw=row.text)])
         except BadInputError:
@@ -204,7 +206,7 @@ def locate_arrow_error(path: str, fmt: FileFormat, message: str) -> BadInputErro
     reason = _reason(first, fmt, index)
     if record is None:
         return BadInputError(reason, Where(file=path))
-    line, fields = record_at(path, fmt, record)
+    line, fields = record_at(path, fmt, record + (1 if fmt.has_header else 0))  # pyarrow starts after the header
     column = fmt.columns[index].name if index is not None and index < len(fmt.columns) else None
     value = fields[index] if index is not None and fields is not None and index < len(fields) else None
     kind = ValueTypeError if column is not None and "UTF8" not in first else BadInputError
