@@ -69,9 +69,11 @@ class Column:
     type: ColumnType
     source_name: str = ""  # the header as written in the file
     nullable: bool = True
+    parse: str | None = None  # a locale format read as text then converted (see formats.py)
 
     def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "source_name": self.source_name, "type": str(self.type)}
+        out = {"name": self.name, "source_name": self.source_name, "type": str(self.type)}
+        return out | ({"format": self.parse} if self.parse else {})
 
 
 @dataclass
@@ -83,10 +85,12 @@ class FileFormat:
     quotechar: str = '"'
     escapechar: str | None = None
     quoting: bool = True  # False: quote characters are data
+    skipinitialspace: bool = False  # "a , b": read by the Python reader, values trimmed
     has_header: bool = True
     skip_rows: int = 0  # physical lines above the header (titles, export dates, `sep=`)
     data_offset: int = 0  # byte offset of the table's first line (header or first row)
     rows_offset: int = 0  # byte offset of the first data row: where the bulk reader starts
+    longest_row: int = 0  # characters of the longest record in the sample
     header_lines: int = 0  # physical lines the header takes (a quoted header cell may break a line)
     trailer_bytes: int = 0  # bytes at the end that are totals/end markers, not rows
     trailer_rows: int = 0
@@ -102,7 +106,8 @@ class FileFormat:
         out: dict[str, object] = {
             "encoding": self.encoding, "delimiter": self.delimiter,
             "quotechar": self.quotechar if self.quoting else None,
-            "escapechar": self.escapechar, "has_header": self.has_header, "skip_rows": self.skip_rows,
+            "escapechar": self.escapechar, "skipinitialspace": self.skipinitialspace,
+            "has_header": self.has_header, "skip_rows": self.skip_rows,
             "trailer_rows": self.trailer_rows, "bom": self.bom, "rows_sampled": self.rows_sampled,
             "columns": [c.as_dict() for c in self.columns], "notes": list(self.notes),
         }

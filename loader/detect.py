@@ -71,7 +71,11 @@ def detect_format(sample: bytes, complete: bool, overrides: Overrides | None = N
     encoding, bom = _encoding(sample, ov, file)
     text = enc.decode(sample, encoding, bom, file)
     if not complete:
-        text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1] or text
+        cut = max(text.rfind("\n"), text.rfind("\r"))
+        if cut < 0:
+            raise BadInputError(f"no line break in the first {len(sample) // 2**20} MB: not a delimited text file, "
+                                "or a row longer than the sample", Where(file=file))
+        text = text[: cut + 1]
     if not text.strip():
         raise BadInputError("the file is empty (no header, no rows)", Where(file=file))
     sep_chars, forced = _sep_line(text)
@@ -93,6 +97,7 @@ def detect_format(sample: bytes, complete: bool, overrides: Overrides | None = N
         fmt.notes.append("NUL characters are removed from text values")
     if not complete and tail is not None and file_size is not None:
         fmt.trailer_bytes = _tail_trailer_bytes(tail, encoding, dialect, len(fmt.columns) + len(fmt.extra_columns))
+    fmt.longest_row = max(r.end - r.start for r in body)
     _columns(fmt, body, has_header, max_rows, ov)
     rows = body[1:] if has_header else body
     _confirm_with_arrow(fmt, text[rows[0].start: rows[min(len(rows), max_rows) - 1].end] if rows else "", ov)
@@ -126,7 +131,8 @@ def _dialect(text: str, forced: str | None, ov: Overrides) -> Dialect:
     if sniffed is not None and (forced or ov.delimiter) and sniffed.delimiter != delimiter:
         escape = ov.escapechar  # the sniffed quote/escape belonged to another delimiter
         quote = ov.quotechar if ov.quotechar is not None else '"'
-    return Dialect(delimiter, quote, escape)
+    spaced = bool(sniffed and sniffed.delimiter == delimiter and sniffed.skipinitialspace)
+    return Dialect(delimiter, quote, escape, spaced)
 
 
 def _records(text: str, d: Dialect, start: int, limit: int) -> list[_Record]:
@@ -255,6 +261,7 @@ def _layout(text: str, body: list[_Record], trailer: list[_Record], has_header: 
     n_data = len(body) - (1 if has_header else 0)
     return FileFormat(encoding=encoding, delimiter=d.delimiter, quotechar=d.quotechar or '"',
                       escapechar=d.escapechar, quoting=bool(d.quotechar), has_header=has_header,
+                      skipinitialspace=d.skipinitialspace,
                       skip_rows=skip_rows, data_offset=_bytes(text, head_start, encoding, bom),
                       rows_offset=_bytes(text, rows_start, encoding, bom), bom=bool(bom),
                       header_lines=header.count("\n") + header.count("\r") - header.count("\r\n"),
@@ -268,7 +275,7 @@ def _bytes(text: str, chars: int, encoding: str, bom: int) -> int:
 
 
 def _columns(fmt: FileFormat, body: list[_Record], has_header: bool, max_rows: int, ov: Overrides) -> None:
-    rows = [r.fields for r in body]
+    rows = [[f.strip() for f in r.fields] if fmt.skipinitialspace else r.fields for r in body]
     data = rows[1:] if has_header else rows
     width = max(len(rows[0]), _modal_width(body))
     headers = rows[0] + [""] * (width - len(rows[0])) if has_header else [""] * width
@@ -277,9 +284,14 @@ def _columns(fmt: FileFormat, body: list[_Record], has_header: bool, max_rows: i
         fmt.extra_columns = ["_trailing_empty"]
     sources = headers[:width]
     names = naming.column_names(sources)
-    full = [r for r in data[:max_rows] if len(r) >= width] or data[:max_rows]  # ragged rows are bad input
-    types = infer_types(full, width)
-    fmt.columns = [Column(n, _override(ov, n, h) or t, h) for n, h, t in zip(names, sources, types)]
+    physical = width + len(fmt.extra_columns)
+    full = [r for r in data[:max_rows] if len(r) == physical] or data[:max_rows]  # ragged rows are bad input
+    fmt.columns = []
+    for name, header, guess in zip(names, sources, infer_types(full, width, fmt.delimiter)):
+        pinned = _override(ov, name, header)
+        fmt.columns.append(Column(name, pinned or guess.type, header, parse=None if pinned else guess.parse))
+        if guess.note and not pinned:
+            fmt.notes.append(f"column {name!r}: {guess.note}")
     fmt.rows_sampled = min(len(data), max_rows)
 
 
@@ -304,17 +316,20 @@ def _confirm_with_arrow(fmt: FileFormat, text: str, ov: Overrides) -> None:
     Detection rules and Arrow's parsers could disagree on an edge case; this makes such a
     disagreement cost a text column, never a failed load of a good file.
     """
-    from .read import convert_options, parse_options  # local: read imports this module
+    from .read import convert_column, convert_options, parse_options  # local: read imports this module
 
-    if not text:
-        return
+    if not text or fmt.skipinitialspace:
+        return  # the Python reader casts these itself and reports a bad value with its line
     data = text.encode("utf-8")
     names = [c.name for c in fmt.columns] + fmt.extra_columns
     for _ in range(len(fmt.columns) + 1):
         try:
-            pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(
+            table = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(
                 column_names=names, use_threads=False),
                 parse_options=parse_options(fmt), convert_options=convert_options(fmt))
+            for i, col in enumerate(fmt.columns):
+                if col.parse:
+                    convert_column(table.column(col.name).combine_chunks(), col, i)
             return
         except pa.ArrowInvalid as e:
             index = column_index(str(e))
@@ -323,8 +338,25 @@ def _confirm_with_arrow(fmt: FileFormat, text: str, ov: Overrides) -> None:
             col = fmt.columns[index]
             if col.name in ov.column_types or col.source_name in ov.column_types:
                 return  # pinned by the user: the load will report the bad value
-            fmt.columns[index] = Column(col.name, TEXT, col.source_name)
+            if not col.parse and _quoted_empty_is_all(fmt, data, names, col):
+                fmt.columns[index] = Column(col.name, col.type, col.source_name, parse="empty_null")
+                continue
+            fmt.columns[index] = Column(col.name, TEXT, col.source_name)  # parse dropped with the type
             fmt.notes.append(f"column {col.name!r}: sampled values did not all parse as {col.type}; kept as text")
+
+
+def _quoted_empty_is_all(fmt: FileFormat, data: bytes, names: list[str], col: Column) -> bool:
+    """Did the column fail only on quoted empty values ("")? Then those are NULL, as exports mean."""
+    from .read import convert_column, parse_options
+
+    table = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+                           parse_options=parse_options(fmt), convert_options=pacsv.ConvertOptions(
+                               column_types={n: pa.string() for n in names}, include_columns=[col.name]))
+    try:
+        convert_column(table.column(0).combine_chunks(), Column(col.name, col.type, parse="empty_null"))
+        return True
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
 
 
 _COLUMN_IN_ERROR = re.compile(r"In CSV column #(\d+)")

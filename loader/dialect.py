@@ -106,7 +106,8 @@ def candidates(head: str) -> list[Dialect]:
 
 
 def _odd_delimiter(ch: str) -> bool:
-    return not ch.isalnum() and ch not in DELIMITERS and ch not in "\"'\r\n\\ .-_()[]{}@+=&*!?%$€£" and ord(ch) < 128
+    return (ch.isprintable() and not ch.isalnum() and ch not in DELIMITERS
+            and ch not in "\"'\\ .-_()[]{}@+=&*!?%$€£" and ord(ch) < 128)
 
 
 def consistency(head: str, d: Dialect) -> float:

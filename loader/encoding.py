@@ -17,8 +17,17 @@ _CP1252_UNDEFINED = {0x81, 0x8D, 0x8F, 0x90, 0x9D}
 _CONTROL_LIMIT = 0.01  # a text export has none; 1% of control characters means binary data
 
 
+# Files that are often dropped by mistake where CSVs go: say what they are.
+SIGNATURES = [(b"\x1f\x8b", "gzip-compressed"), (b"PK\x03\x04", "zip (or xlsx)"), (b"\x89PNG", "PNG image"),
+              (b"%PDF", "PDF"), (b"\xd0\xcf\x11\xe0", "Excel 97 (xls)"), (b"BZh", "bzip2-compressed"),
+              (b"\xfd7zXZ\x00", "xz-compressed"), (b"PAR1", "Parquet"), (b"7z\xbc\xaf", "7-zip")]
+
+
 def detect(sample: bytes) -> tuple[str, int]:
     """(encoding, length of its byte-order mark)."""
+    for magic, kind in SIGNATURES:
+        if sample.startswith(magic):
+            raise BadInputError(f"this is not a text file but a {kind} file (binary); nothing loaded")
     for bom, name in BOMS:
         if sample.startswith(bom):
             return name, len(bom)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from .coltypes import TEXT, ColumnType
+from .formats import DateGuess, NumberGuess
 
 TRUE_VALUES = ["true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "t", "T"]
 FALSE_VALUES = ["false", "False", "FALSE", "no", "No", "NO", "n", "N", "f", "F"]
@@ -102,12 +103,74 @@ def _valid_timestamp(m: re.Match[str]) -> bool:
     return _valid_date(m.group(1)) and int(m.group(2)) < 24 and int(m.group(3)) < 60 and int(m.group(4)) < 60
 
 
-def infer_types(rows: list[list[str]], width: int) -> list[ColumnType]:
-    guesses = [Guess() for _ in range(width)]
-    for row in rows:
-        for guess, value in zip(guesses, row):
-            guess.observe(value)
-    return [g.result() for g in guesses]
+@dataclass
+class Inferred:
+    type: ColumnType
+    parse: str | None = None  # locale format, converted by the reader
+    note: str | None = None  # why a column that looked typed stays text
+
+
+def infer_types(rows: list[list[str]], width: int, delimiter: str = ",") -> list[Inferred]:
+    """Types per column; a number or date convention one column decides applies to the ambiguous others."""
+    columns = [[r[j] for r in rows if j < len(r)] for j in range(width)]
+    first = [infer_column(values) for values in columns]
+    numbers = {i.parse for i in first if i.parse in ("decimal_comma", "thousands_comma")}
+    dates = {"dmy" if i.parse.startswith("%d") else "mdy" for i in first if i.parse and i.parse.startswith("%")}
+    prefer_number = numbers.pop() if len(numbers) == 1 else _DELIMITER_CONVENTION.get(delimiter)
+    prefer_date = dates.pop() if len(dates) == 1 else None
+    return [infer_column(values, prefer_number, prefer_date) if i.note else i for values, i in zip(columns, first)]
+
+
+# Where no column decides: a semicolon file is a decimal-comma locale's CSV (that is why Excel
+# writes semicolons there); a comma file quotes "1,234" only as a thousands group.
+_DELIMITER_CONVENTION = {";": "decimal_comma", ",": "thousands_comma"}
+
+
+def infer_column(values: list[str], prefer_number: str | None = None, prefer_date: str | None = None) -> Inferred:
+    """ISO and plain values first; then locale numbers and dates, only when the data decides."""
+    guess = Guess()
+    for v in values:
+        guess.observe(v)
+    plain = guess.result()
+    present = [v for v in values if v != ""]
+    if plain != TEXT or not present:
+        return Inferred(plain)
+    numbers = NumberGuess()
+    if all(numbers.observe(v) for v in present) and numbers.deciding:
+        convention = numbers.convention(prefer_number)
+        if convention is None:
+            return Inferred(TEXT, note="numbers read both as 1,234.5 and 1.234,5: kept as text")
+        digits, scale = numbers.size(convention)
+        if digits + scale > 38:
+            return Inferred(TEXT)
+        if scale == 0 and digits <= 18:
+            return Inferred(ColumnType("bigint"), convention)
+        return Inferred(ColumnType("decimal", min(38, max(digits + scale, DECIMAL_MIN_PRECISION)), scale), convention)
+    dates = DateGuess()
+    if all(dates.observe(v) and _real_date(v, dates) for v in present):
+        pattern = dates.pattern(prefer_date)
+        if pattern is None:
+            return Inferred(TEXT, note="dates with every day <= 12: day/month order unknown, kept as text")
+        return Inferred(ColumnType("timestamp" if dates.time else "date"), pattern)
+    return Inferred(TEXT)
+
+
+def _real_date(value: str, dates: DateGuess) -> bool:
+    parts = re.split(r"[/.\- T:]", value)
+    a, b, y = int(parts[0]), int(parts[1]), int(parts[2])
+    ok_dmy = _is_date(y, b, a)
+    ok_mdy = _is_date(y, a, b)
+    dates.dmy &= ok_dmy
+    dates.mdy &= ok_mdy
+    return ok_dmy or ok_mdy
+
+
+def _is_date(y: int, m: int, d: int) -> bool:
+    try:
+        dt.date(y, m, d)
+        return True
+    except ValueError:
+        return False
 
 
 def widen(old: ColumnType, value: str) -> ColumnType:

@@ -202,7 +202,8 @@ def _conform(fmt: FileFormat, existing: list[Column] | None, path: str, rec: Loa
     if extra:
         raise BadInputError(f"columns {extra} are not in {rec.schema_name}.{rec.table_name} "
                             f"(it has {[c.name for c in existing]}); nothing appended")
-    fmt.columns = [Column(c.name, by_name[c.name].type, c.source_name) for c in fmt.columns]
+    fmt.columns = [Column(c.name, by_name[c.name].type, c.source_name,
+                          parse=c.parse if by_name[c.name].type.kind == c.type.kind else None) for c in fmt.columns]
 
 
 def _result(req: LoadRequest, rec: LoadRecord, code: int, started: float) -> LoadResult:

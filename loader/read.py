@@ -21,13 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .coltypes import FileFormat
+from .coltypes import Column, FileFormat
 from .detect import column_index
 from .dialect import Dialect, csv_reader
 from .encoding import reader_codec
 from .errors import BadInputError, ValueTypeError, Where
+from .formats import convert
 from .infer import FALSE_VALUES, TRUE_VALUES
-from .rejects import Reject, RowPolicy, locate, split_batch
+from .rejects import Reject, RowPolicy, cast, failing, locate, split_batch
 
 # pyarrow's default 1 MiB block: measured peak RSS 150-210 MB per worker; 4 MiB blocks
 # used 300-340 MB and were no faster (shared/FACTS.md).
@@ -36,6 +37,8 @@ BLOCK_SIZE = 1 << 20
 # (one core) overlaps the bulk write (the other). Two keeps memory at a few blocks.
 READAHEAD = 2
 _DONE = object()
+MAX_BLOCK_SIZE = 256 << 20  # a row longer than this is refused rather than risking the memory budget
+PYTHON_BATCH_ROWS = 16_384  # the Python reader's batch: a few MB of strings
 
 
 def parse_options(fmt: FileFormat) -> pacsv.ParseOptions:
@@ -50,7 +53,7 @@ def convert_options(fmt: FileFormat, as_text: bool = False) -> pacsv.ConvertOpti
     # Only an unquoted empty field is NULL: "NA", "NULL", "N/A" are values (a country code,
     # a product name) and a quoted "" is an empty string, not a missing one.
     return pacsv.ConvertOptions(
-        column_types={c.name: pa.string() if as_text else c.type.arrow() for c in fmt.columns},
+        column_types={c.name: pa.string() if as_text or c.parse else c.type.arrow() for c in fmt.columns},
         include_columns=[c.name for c in fmt.columns],
         null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
         true_values=TRUE_VALUES, false_values=FALSE_VALUES,
@@ -108,7 +111,9 @@ class CsvStream:
     """Batches of one file, counted as they pass; bad rows become located errors or rejects."""
 
     def __init__(self, path: str, fmt: FileFormat, block_size: int = BLOCK_SIZE, policy: RowPolicy | None = None):
-        self.path, self.fmt, self.block_size = path, fmt, block_size
+        # a block must hold the longest row: rows seen in the sample set a floor
+        self.path, self.fmt = path, fmt
+        self.block_size = min(MAX_BLOCK_SIZE, max(block_size, 2 * fmt.longest_row + (64 << 10)))
         self.policy = policy or RowPolicy()
         self.rows = 0  # rows read: loaded or rejected
         self.rejects: list[Reject] = []
@@ -134,8 +139,12 @@ class CsvStream:
         yield from (strip_nul(b) for b in batches) if self.fmt.strip_nul else batches
 
     def _read_batches(self) -> Iterator[pa.RecordBatch]:
+        if self.fmt.skipinitialspace:
+            yield from self._python_batches()
+            return
         if not self.policy.reject_rows:
             for batch in open_csv(self.path, self.fmt, block_size=self.block_size):
+                batch = self._convert(batch) if any(c.parse for c in self.fmt.columns) else batch
                 self.rows += batch.num_rows
                 yield batch
             return
@@ -151,6 +160,64 @@ class CsvStream:
             yield batch
         if self.policy.over_limit(len(self.rejects), self.rows, final=True):
             raise self._too_many()
+
+    def _python_batches(self) -> Iterator[pa.RecordBatch]:
+        """Dialects pyarrow cannot parse (spaces before quotes): Python's csv, values trimmed.
+
+        Slower (about 200k rows/s) but exact; bad rows follow the same policy.
+        """
+        width = len(self.fmt.columns) + len(self.fmt.extra_columns)
+        names = [c.name for c in self.fmt.columns]
+        with open_text(self.path, self.fmt, rows=True) as text:
+            lines = _Lines(text)
+            chunk: list[list[str | None]] = []
+            last = 0
+            for fields in csv_reader(lines, _dialect(self.fmt)):
+                start, last = last + 1, lines.count
+                if not fields or not any(fields):
+                    continue
+                if len(fields) != width:
+                    self._python_bad_row(fields, width, self.fmt.skip_rows + self.fmt.header_lines + start)
+                    continue
+                chunk.append([f.strip() or None for f in fields[: len(names)]])
+                if len(chunk) >= PYTHON_BATCH_ROWS:
+                    yield self._typed(chunk, names)
+                    chunk = []
+            if chunk:
+                yield self._typed(chunk, names)
+
+    def _python_bad_row(self, fields: list[str], width: int, line: int) -> None:
+        reject = Reject(f"expected {width} fields, found {len(fields)}", line=line, raw=self.fmt.delimiter.join(fields))
+        if not self.policy.reject_rows:
+            raise BadInputError(reject.reason, Where(file=self.path, line=line))
+        self._reject([reject])
+
+    def _typed(self, chunk: list[list[str | None]], names: list[str]) -> pa.RecordBatch:
+        texts = pa.RecordBatch.from_pydict({n: [row[i] for row in chunk] for i, n in enumerate(names)},
+                                           schema=pa.schema([(n, pa.string()) for n in names]))
+        if self.policy.reject_rows:
+            batch, rejects = split_batch(texts, self.fmt, self._good_rows)
+            self._good_rows += texts.num_rows
+            self._reject(rejects)
+        else:
+            batch = self._convert(texts, cast_all=True)
+        self.rows += batch.num_rows
+        return batch
+
+    def _convert(self, batch: pa.RecordBatch, cast_all: bool = False) -> pa.RecordBatch:
+        """Locale-format columns arrive as text; the first value that does not convert fails the file."""
+        arrays = []
+        for i, col in enumerate(self.fmt.columns):
+            try:
+                arrays.append(cast(batch.column(i), col) if cast_all else convert_column(batch.column(i), col, i))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                index = failing(batch.column(i), col)[0]
+                data_row = self.rows + index + 1
+                line, fields = record_at(self.path, self.fmt, data_row_to_record(self.fmt, data_row))
+                raise ValueTypeError(f"value is not a valid {col.type} in format {col.parse}",
+                                     Where(file=self.path, line=line, column=col.name,
+                                           value=fields[i] if fields and i < len(fields) else None)) from None
+        return pa.RecordBatch.from_arrays(arrays, schema=self.fmt.arrow_schema())
 
     def _bad_row(self, row: Any) -> str:
         width = len(self.fmt.columns) + len(self.fmt.extra_columns)
@@ -177,6 +244,10 @@ class CsvStream:
                              Where(file=self.path, line=first.line, column=first.column, value=first.value))
 
 
+def convert_column(arr: pa.Array, col: Column, index: int = 0) -> pa.Array:
+    return convert(arr, col.type.kind, col.parse, col.type.arrow()) if col.parse else arr
+
+
 def strip_nul(batch: pa.RecordBatch) -> pa.RecordBatch:
     arrays = [pc.replace_substring(a, "\x00", "") if pa.types.is_string(a.type) else a for a in batch.columns]
     return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
@@ -187,10 +258,11 @@ def locate_rejects(path: str, fmt: FileFormat, rejects: list[Reject]) -> None:
         locate(text, fmt, rejects)
 
 
-def open_text(path: str, fmt: FileFormat) -> io.TextIOWrapper:
-    """The table's text from its first line, decoded; for finding lines on the error path."""
-    codec = reader_codec(fmt.encoding, fmt.bom) if fmt.data_offset == 0 else fmt.encoding.replace("-sig", "")
-    raw = _Window(path, fmt.data_offset, os.path.getsize(path))
+def open_text(path: str, fmt: FileFormat, rows: bool = False) -> io.TextIOWrapper:
+    """The table's text from its first line (or first data row), decoded."""
+    start = fmt.rows_offset if rows else fmt.data_offset
+    codec = reader_codec(fmt.encoding, fmt.bom) if start == 0 else fmt.encoding.replace("-sig", "")
+    raw = _Window(path, start, os.path.getsize(path) - (fmt.trailer_bytes if rows else 0))
     return io.TextIOWrapper(io.BufferedReader(raw), encoding=codec, errors="replace", newline="")
 
 
@@ -225,6 +297,8 @@ def _first_error(path: str, fmt: FileFormat) -> str | None:
 def _reason(message: str, fmt: FileFormat, index: int | None) -> str:
     if "invalid UTF8" in message:
         return "the text is not valid UTF-8"
+    if "straddl" in message:
+        return "a row is longer than the read block; raise load.block_size (bytes) above the longest row"
     m = re.search(r"Expected (\d+) columns, got (\d+)", message)
     if m:
         return f"expected {m.group(1)} fields, found {m.group(2)}"
@@ -239,7 +313,7 @@ def record_at(path: str, fmt: FileFormat, record: int) -> tuple[int | None, list
     with open_text(path, fmt) as text:
         lines = _Lines(text)
         seen, last_line = 0, 0
-        for row in csv_reader(lines, Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar)):
+        for row in csv_reader(lines, _dialect(fmt)):
             start, last_line = last_line + 1, lines.count
             if not row:
                 continue
@@ -262,6 +336,10 @@ class _Lines:
         line = next(self.f)
         self.count += 1
         return line
+
+
+def _dialect(fmt: FileFormat) -> Dialect:
+    return Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar, fmt.skipinitialspace)
 
 
 def data_row_to_record(fmt: FileFormat, data_row: int) -> int:

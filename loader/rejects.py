@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .coltypes import FileFormat
+from .coltypes import Column, FileFormat
 from .dialect import Dialect, csv_reader
 from .errors import BadInputError, ConfigError, Where, shorten
-from .infer import FALSE_VALUES, TRUE_VALUES
+from .formats import convert, to_bool
 
 POLICIES = ("reject_file", "reject_rows")
 TYPE_MISMATCH = ("reject", "widen")
@@ -76,39 +76,41 @@ def split_batch(batch: pa.RecordBatch, fmt: FileFormat, first_row: int) -> tuple
     """Cast a batch read as text to the columns' types; rows that do not cast are set aside."""
     bad: dict[int, Reject] = {}
     for i, col in enumerate(fmt.columns):
-        if col.type.kind == "text":
+        if col.type.kind == "text" and not col.parse:
             continue
-        for index in failing(batch.column(i), col.type.arrow()):
+        for index in failing(batch.column(i), col):
             value = batch.column(i)[index].as_py()
             bad.setdefault(index, Reject(f"value is not a valid {col.type}", column=col.name,
                                          value=value, data_row=first_row + index))
     if bad:
         keep = pa.array([i not in bad for i in range(batch.num_rows)])
         batch = batch.filter(keep)
-    arrays = [cast(batch.column(i), c.type.arrow()) for i, c in enumerate(fmt.columns)]
+    arrays = [cast(batch.column(i), c) for i, c in enumerate(fmt.columns)]
     return pa.RecordBatch.from_arrays(arrays, schema=fmt.arrow_schema()), [bad[i] for i in sorted(bad)]
 
 
-def cast(arr: pa.Array, typ: pa.DataType) -> pa.Array:
+def cast(arr: pa.Array, col: Column) -> pa.Array:
+    """Text to the column's type the way the CSV reader would parse it."""
+    typ = col.type.arrow()
+    if col.parse:
+        return convert(arr, col.type.kind, col.parse, typ)
+    if pa.types.is_string(arr.type) and pa.types.is_string(typ):
+        return arr
     if pa.types.is_boolean(typ):
-        truth = pc.is_in(arr, pa.array(TRUE_VALUES))
-        known = pc.or_(truth, pc.is_in(arr, pa.array(FALSE_VALUES)))
-        if pc.any(pc.and_(pc.invert(known), pc.is_valid(arr))).as_py():
-            raise pa.ArrowInvalid("not a boolean")
-        return pc.if_else(pc.is_valid(arr), truth, pa.scalar(None, pa.bool_()))
+        return to_bool(arr)
     return pc.cast(arr, typ)
 
 
-def failing(arr: pa.Array, typ: pa.DataType, offset: int = 0) -> list[int]:
+def failing(arr: pa.Array, col: Column, offset: int = 0) -> list[int]:
     """Indexes of values that do not cast: bisect, so k bad values cost about k·log(n) casts."""
     try:
-        cast(arr, typ)
+        cast(arr, col)
         return []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         if len(arr) == 1:
             return [offset]
     half = len(arr) // 2
-    return failing(arr.slice(0, half), typ, offset) + failing(arr.slice(half), typ, offset + half)
+    return failing(arr.slice(0, half), col, offset) + failing(arr.slice(half), col, offset + half)
 
 
 def locate(text: io.TextIOBase, fmt: FileFormat, rejects: list[Reject]) -> None:
@@ -120,7 +122,7 @@ def locate(text: io.TextIOBase, fmt: FileFormat, rejects: list[Reject]) -> None:
     if not wanted:
         return
     width = len(fmt.columns) + len(fmt.extra_columns)
-    dialect = Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar)
+    dialect = Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar, fmt.skipinitialspace)
     lines = _Tee(text)
     data_row, header = -1, fmt.has_header
     for fields in csv_reader(lines, dialect):
