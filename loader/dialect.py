@@ -95,7 +95,8 @@ def _head(text: str) -> str:
 def candidates(head: str) -> list[Dialect]:
     present = set(head)
     delimiters = [d for d in DELIMITERS if d in present]
-    delimiters += [c for c, _ in Counter(ch for ch in head if _odd_delimiter(ch)).most_common(3)]
+    odd = Counter(head)
+    delimiters += [c for c, _ in Counter({c: n for c, n in odd.items() if _odd_delimiter(c)}).most_common(3)]
     quotes = [q for q in QUOTES if q in ('"', "") or q in present]  # '"' first: it wins ties
     escapes: list[str | None] = [None, "\\"] if "\\" in present else [None]
     out = [Dialect(d, q, e) for d in delimiters for q in quotes for e in escapes if d != q]

@@ -128,11 +128,13 @@ _DELIMITER_CONVENTION = {";": "decimal_comma", ",": "thousands_comma"}
 
 def infer_column(values: list[str], prefer_number: str | None = None, prefer_date: str | None = None) -> Inferred:
     """ISO and plain values first; then locale numbers and dates, only when the data decides."""
+    present = [v for v in dict.fromkeys(values) if v != ""]  # each distinct value once: codes repeat
     guess = Guess()
-    for v in values:
+    for v in present:
         guess.observe(v)
+        if not guess.kinds:
+            break  # text: no later value can make it typed
     plain = guess.result()
-    present = [v for v in values if v != ""]
     if plain != TEXT or not present:
         return Inferred(plain)
     numbers = NumberGuess()

@@ -97,6 +97,9 @@ class MssqlTarget:
                 self._run(sql.ensure_schema_sql(), schema, sql.create_schema_sql(schema))
             create, index = sql.tracking_table_sql(self.schemas["tracking"], TRACKING_TABLE)
             self._run(create, self.track)
+            added = sql.add_tracking_columns_sql(self.schemas["tracking"], TRACKING_TABLE)
+            for statement, (name, _) in zip(added, [c for c in TRACKING_COLUMNS if c[1] != "key"]):
+                self._run(statement, self.track, name)  # columns added by newer versions of loader
             self._run(index, self.track)
 
     def _applock(self, resource: str, owner: str, timeout_ms: int) -> None:

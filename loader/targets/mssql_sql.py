@@ -73,6 +73,15 @@ def tracking_table_sql(schema: str, table: str) -> list[str]:
             f" CREATE INDEX loader_files_table ON {qualified(schema, table)} (schema_name, table_name, status)"]
 
 
+def add_tracking_columns_sql(schema: str, table: str) -> list[str]:
+    """Columns newer versions of loader added, for a tracking table an older one created.
+
+    Parameters of each: the '[schema].[table]' name and the column name (COL_LENGTH takes strings).
+    """
+    return [f"IF COL_LENGTH(?, ?) IS NULL ALTER TABLE {qualified(schema, table)} ADD {bracket(n)} "
+            f"{_TRACK_KEYS.get(n) or _TRACK_DDL[k]}" for n, k in TRACKING_COLUMNS if k != "key"]
+
+
 def getapplock_sql() -> str:
     """Parameters: resource, lock owner ('Session' or 'Transaction'), timeout ms; returns >= 0 when granted."""
     return ("SET NOCOUNT ON; DECLARE @r int; EXEC @r = sp_getapplock @Resource = ?, @LockMode = 'Exclusive', "
@@ -168,6 +177,7 @@ def all_statements(plan: PublishPlan, backup: str) -> list[str]:
     track = qualified("loader", "loader_files")
     return [create_table_sql(plan.stage_schema, plan.stage, cols), widen_sql("stage", plan.stage, cols[0].name),
             ensure_schema_sql(), create_schema_sql(plan.ref_schema), *tracking_table_sql("loader", "loader_files"),
+            *add_tracking_columns_sql("loader", "loader_files"),
             getapplock_sql(), releaseapplock_sql(), *publish_prologue_sql(30_000), rename_sql(),
             *(s for s, _ in swap_sql(plan, backup)), append_sql(plan), drop_table_sql(plan.bkp_schema, backup),
             columns_sql(), tables_sql(), insert_tracking_sql(track), update_tracking_sql(track),

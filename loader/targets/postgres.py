@@ -110,6 +110,9 @@ class PostgresTarget:
             for schema in dict.fromkeys(self.schemas.values()):
                 self._run(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
             self._run(f"CREATE TABLE IF NOT EXISTS {self.track} ({cols})")
+            for name, kind in TRACKING_COLUMNS:  # columns added by newer versions of loader
+                self._run(f"ALTER TABLE {self.track} ADD COLUMN IF NOT EXISTS {quote(name)} {_TRACK_DDL[kind]}"
+                          if kind != "key" else "SELECT 1")
             self._run(f"CREATE INDEX IF NOT EXISTS loader_files_table ON {self.track} "
                       "(schema_name, table_name, status)")
 
