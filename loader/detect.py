@@ -90,7 +90,8 @@ def detect_format(sample: bytes, complete: bool, overrides: Overrides | None = N
     body = body[: len(body) - len(trailer)]
     if not body:
         raise BadInputError("the file has no table (only title or total lines)", Where(file=file))
-    has_header = ov.has_header if ov.has_header is not None else _has_header([r.fields for r in body])
+    evidence = [body[0].fields] + [r.fields for r in body[1:] if any(r.fields)]
+    has_header = ov.has_header if ov.has_header is not None else _has_header(evidence)
     fmt = _layout(text, body, trailer, has_header, encoding, bom, dialect, complete)
     if "\x00" in text:
         fmt.strip_nul = True  # padding from legacy exports; no database stores NUL in text
@@ -142,7 +143,7 @@ def _records(text: str, d: Dialect, start: int, limit: int) -> list[_Record]:
     try:
         for fields in csv_reader(lines, d):
             end = lines.chars
-            if fields and any(f != "" for f in fields):
+            if fields and (len(fields) > 1 or fields[0] != ""):  # ";;" rows are rows (of NULLs) to the reader
                 out.append(_Record(lines.record_start, end, fields))
             lines.record_start = end
             if len(out) >= limit:
@@ -179,8 +180,8 @@ def _preamble_end(records: list[_Record], width: int) -> int:
     if width <= 1:
         return 0
     for i, r in enumerate(records[:50]):
-        if r.fields[0].startswith("#") and i + 1 < len(records):
-            continue  # a comment line above the table
+        if (r.fields[0].startswith("#") or not any(r.fields)) and i + 1 < len(records):
+            continue  # a comment line or an empty ";;" row above the table
         following = [len(x.fields) for x in records[i + 1: i + 4]]
         fits = len(r.fields) == width or (len(r.fields) == width - 1 and following
                                           and all(x.fields[-1] == "" for x in records[i + 1: i + 4]))
@@ -193,9 +194,13 @@ def _trailer(body: list[_Record], width: int) -> list[_Record]:
     """Lines after the data that exports add: totals, counts, end markers."""
     trailer: list[_Record] = []
     for r in reversed(body[1:]):
+        if not any(r.fields):
+            trailer.append(r)  # Excel leaves ";;;" rows below the data
+            continue
         short = len(r.fields) < width and width > 1
         worded = bool(_TRAILER_WORDS.match(r.fields[0])) and sum(1 for f in r.fields[1:] if f) <= 1
-        if len(trailer) < MAX_TRAILER_ROWS and (short and (len(r.fields) == 1 or worded) or worded):
+        if len([t for t in trailer if any(t.fields)]) < MAX_TRAILER_ROWS and (
+                short and (len(r.fields) == 1 or worded) or worded):
             trailer.append(r)
         else:
             break
@@ -285,7 +290,7 @@ def _columns(fmt: FileFormat, body: list[_Record], has_header: bool, max_rows: i
     sources = headers[:width]
     names = naming.column_names(sources)
     physical = width + len(fmt.extra_columns)
-    full = [r for r in data[:max_rows] if len(r) == physical] or data[:max_rows]  # ragged rows are bad input
+    full = [r for r in data[:max_rows] if len(r) == physical and any(r)] or data[:max_rows]  # ragged: bad input
     fmt.columns = []
     for name, header, guess in zip(names, sources, infer_types(full, width, fmt.delimiter)):
         pinned = _override(ov, name, header)

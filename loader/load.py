@@ -8,6 +8,7 @@ a bad file or an unavailable database: the outcome, with its exit code, is in th
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
@@ -80,7 +81,8 @@ def load_file(req: LoadRequest, settings: Settings, overrides: Overrides | None 
         target.ensure_ready()
         rec = LoadRecord(file_path=os.path.abspath(req.path), schema_name=settings.schemas.ref, table_name=table,
                          mode=req.mode, route=req.route, size_bytes=os.path.getsize(req.path))
-        rec.sha256 = sha256_of(req.path)
+        # hashed in a thread (hashlib releases the GIL) while the file is detected and staged
+        rec.sha256_pending = _HASHER.submit(sha256_of, req.path)
         target.record_start(rec)
         with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
             _load_locked(req, settings, overrides, target, rec)
@@ -94,6 +96,9 @@ def load_file(req: LoadRequest, settings: Settings, overrides: Overrides | None 
         if target is not None:
             with contextlib.suppress(Exception):
                 target.close()
+
+
+_HASHER = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sha256")
 
 
 def _table_name(req: LoadRequest) -> str:
@@ -110,6 +115,7 @@ def _load_locked(req: LoadRequest, settings: Settings, overrides: Overrides | No
                  target: Target, rec: LoadRecord) -> None:
     schemas = settings.schemas
     if req.mode == "append" and not req.force:
+        rec.resolve_sha256()
         previous = target.find_duplicate(rec.sha256, rec.schema_name, rec.table_name)
         if previous:
             raise DuplicateFileError(f"{req.path}: the same content (sha256 {rec.sha256[:12]}…) is already in "
@@ -178,6 +184,7 @@ def _stage_and_publish(req: LoadRequest, settings: Settings, target: Target, rec
                        stage_schema=settings.schemas.stage, table=rec.table_name, stage=stage,
                        columns=tuple(fmt.columns), backups_keep=settings.load.backups_keep,
                        backup_name=backup_name(rec.table_name, dt.datetime.now(dt.UTC).strftime(BACKUP_STAMP)))
+    rec.resolve_sha256()
     target.publish(plan, rec)
 
 
@@ -221,6 +228,8 @@ def _failed(req: LoadRequest, rec: LoadRecord | None, target: Target | None, e: 
                           error=str(e))
     # nothing was published: every row read counts as rejected with the file
     rec.rows_loaded, rec.rows_rejected = 0, rec.rows_read
+    with contextlib.suppress(Exception):
+        rec.resolve_sha256()
     rec.error, rec.error_line, rec.error_column = str(e), e.where.line, e.where.column
     rec.finish(status)
     if target is not None:

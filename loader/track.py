@@ -11,7 +11,8 @@ import json
 import os
 import socket
 import uuid
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass, field, fields
 
 # (column, logical kind) in table order; targets map the kinds to their DDL.
 TRACKING_COLUMNS: list[tuple[str, str]] = [
@@ -62,12 +63,20 @@ class LoadRecord:
     error_column: str | None = None
     rejects_file: str | None = None
 
+    sha256_pending: Future[str] | None = field(default=None, repr=False, compare=False)
+
+    def resolve_sha256(self) -> None:
+        """The hash runs in a thread while the file loads; wait for it where it is needed."""
+        if self.sha256_pending is not None:
+            self.sha256 = self.sha256_pending.result()
+            self.sha256_pending = None
+
     @property
     def file_name(self) -> str:
         return os.path.basename(self.file_path)
 
     def values(self) -> list[object]:
-        data = asdict(self) | {"file_name": self.file_name}
+        data = {f.name: getattr(self, f.name) for f in fields(self)} | {"file_name": self.file_name}
         return [data[name] for name, _ in TRACKING_COLUMNS]
 
     def set_format(self, fmt_dict: dict[str, object]) -> None:

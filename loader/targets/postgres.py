@@ -188,11 +188,13 @@ class PostgresTarget:
         try:
             with contextlib.closing(adbc_pg.connect(self.url)) as conn:
                 with contextlib.closing(conn.cursor()) as cur:
-                    cur.adbc_ingest(stage, reader, mode="append", db_schema_name=schema)
+                    copied = cur.adbc_ingest(stage, reader, mode="append", db_schema_name=schema)
                 conn.commit()
         except adbc_driver_manager.Error as e:
             raise self._copy_error(e, locate) from None
-        return int(self._run(f"SELECT count(*) FROM {qualified(schema, stage)}").fetchone()[0])
+        if copied < 0:  # the driver did not say: count (costs a scan of the staging table)
+            copied = int(self._run(f"SELECT count(*) FROM {qualified(schema, stage)}").fetchone()[0])
+        return int(copied)
 
     def _copy_error(self, e: Exception, locate: RowLocator) -> Exception:
         details = dict(getattr(e, "details", None) or [])
