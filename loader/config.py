@@ -22,12 +22,15 @@ from .errors import ConfigError, LoaderError
 
 ENV_PREFIX = "LOADER_"
 DEFAULT_CONFIG = Path("conf/loader.toml")
+BULK_PATHS = ("auto", "bulkcopy", "bcp", "odbc")
 
 
 @dataclass
 class DatabaseSettings:
     url: str = field(default="sqlite:///data/loader.db", metadata={"doc": "target database URL (secret: use env/.env)"})
     lock_timeout_s: float = field(default=30.0, metadata={"doc": "longest wait for a table lock while publishing"})
+    bulk_path: str = field(default="auto", metadata={
+        "doc": "SQL Server bulk path: auto (bulkcopy > bcp > odbc, the best available), bulkcopy, bcp or odbc"})
 
 
 @dataclass
@@ -156,6 +159,8 @@ def _validate(s: Settings) -> None:
         section, name = key.split(".")
         if getattr(getattr(s, section), name) < 0:
             fail(key, "must be >= 0")
+    if s.database.bulk_path not in BULK_PATHS:
+        fail("database.bulk_path", f"must be one of {', '.join(BULK_PATHS)}, got {s.database.bulk_path!r}")
     if not s.database.url:
         fail("database.url", "is empty")
     from .rejects import POLICIES, TYPE_MISMATCH, parse_max_rejects
@@ -177,4 +182,6 @@ def _validate(s: Settings) -> None:
 def redact_url(url: str) -> str:
     """Passwords never reach logs: user:secret@host -> user:***@host, and PWD=…; in ODBC strings."""
     url = re.sub(r"(://[^:/@]*:)[^?#]*@", r"\1***@", url)  # up to the last @: passwords may hold one
-    return re.sub(r"(?i)((?:pwd|password)=)(\{(?:[^}]|\}\})*\}|[^;]*)", r"\1***", url)
+    # odbc_connect= carries a URL-encoded ODBC string: PWD%3Dsecret%3B…
+    url = re.sub(r"(?i)((?:pwd|password)%3D)(%7B(?:%7D%7D|(?!%7D).)*%7D|.*?)(?=%3B|&|#|$)", r"\1***", url)
+    return re.sub(r"(?i)((?:pwd|password)=)(\{(?:[^}]|\}\})*\}|[^;&]*)", r"\1***", url)

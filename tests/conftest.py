@@ -31,6 +31,12 @@ class Db:
     kind: str
     url: str
     workdir: Path
+    read_url: str = ""  # how the test reads the database (psycopg for both PostgreSQL kinds); default url
+    scale: float = 1.0  # row counts of big tests are multiplied by this (psqlODBC runs ~20k rows/s)
+
+    def rows(self, n: int) -> int:
+        """A big test's row count for this target: slow bulk paths get fewer rows, same shape."""
+        return max(1, int(n * self.scale))
 
     def settings(self, **load: Any) -> Settings:
         s = load_settings(config_path=None, environ={}, dotenv_path=None, flags={"database.url": self.url})
@@ -42,15 +48,22 @@ class Db:
         if self.kind == "sqlite":
             with contextlib.closing(sqlite_reader(self.url)) as conn:
                 return conn.execute(sql, params).fetchall()
+        if self.kind == "mssql":
+            with contextlib.closing(mssql_reader(self.url)) as conn:
+                cur = conn.cursor().execute(sql, *params)
+                return [tuple(r) for r in cur.fetchall()] if cur.description else []
         import psycopg
 
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with psycopg.connect(self.read_url or self.url, autocommit=True) as conn:
             cur = conn.execute(sql.replace("?", "%s"), params)
             return cur.fetchall() if cur.description else []
 
     def tables(self, schema: str) -> list[str]:
         if self.kind == "sqlite":
             return sorted(r[0] for r in self.query(f'SELECT name FROM "{schema}".sqlite_master WHERE type="table"'))
+        if self.kind == "mssql":
+            return sorted(r[0] for r in self.query("SELECT t.name FROM sys.tables t JOIN sys.schemas s "
+                                                   "ON s.schema_id = t.schema_id WHERE s.name = ?", (schema,)))
         return sorted(r[0] for r in self.query("SELECT tablename FROM pg_tables WHERE schemaname=?", (schema,)))
 
     def staging_leftovers(self) -> list[str]:
@@ -66,10 +79,15 @@ class Db:
                 cur = conn.execute(f"SELECT * FROM {table} ORDER BY started_at")
                 names = [d[0] for d in cur.description]
                 return [dict(zip(names, r)) for r in cur.fetchall()]
+        if self.kind == "mssql":
+            with contextlib.closing(mssql_reader(self.url)) as conn:
+                cur = conn.cursor().execute(f"SELECT * FROM {table} ORDER BY started_at")
+                names = [d[0] for d in cur.description]
+                return [dict(zip(names, r)) for r in cur.fetchall()]
         import psycopg
         from psycopg.rows import dict_row
 
-        with psycopg.connect(self.url, autocommit=True, row_factory=dict_row) as conn:
+        with psycopg.connect(self.read_url or self.url, autocommit=True, row_factory=dict_row) as conn:
             return list(conn.execute(f"SELECT * FROM {table} ORDER BY started_at").fetchall())
 
 
@@ -80,6 +98,22 @@ def sqlite_reader(url: str) -> sqlite3.Connection:
     for schema in ("ref", "bkp"):
         conn.execute(f"ATTACH DATABASE ? AS {schema}", (str(path.with_suffix(f".{schema}.db")),))
     return conn
+
+
+def mssql_reader(url: str) -> Any:
+    """How a user reads SQL Server: pyodbc with the same connection string the target builds."""
+    import pyodbc
+
+    from loader.targets.mssql import parse_target
+
+    return pyodbc.connect(parse_target(url).odbc_string(), autocommit=True)
+
+
+def pg_odbc_url(libpq_url: str) -> str:
+    """The same PostgreSQL database as a postgresql+pyodbc:// URL (psqlODBC driver)."""
+    parts = urlsplit(libpq_url)
+    query = parts.query + ("&" if parts.query else "") + "driver=PostgreSQL+Unicode"
+    return urlunsplit(parts._replace(scheme="postgresql+pyodbc", query=query))
 
 
 @pytest.fixture(scope="session")
@@ -112,17 +146,63 @@ def _pg_database(server_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mssql"])
+# psqlODBC sends a parameter array one row at a time (~20k rows/s against ~300k for COPY):
+# its big tests run at a tenth of the rows, which keeps the same shape and keeps CI fast.
+PG_ODBC_SCALE = 0.1
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql+pyodbc", "mssql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     if request.param == "sqlite":
         yield Db("sqlite", f"sqlite:///{tmp_path}/db/loader.db", tmp_path)
     elif request.param == "postgresql":
         yield from (Db("postgresql", url, tmp_path) for url in _pg_database(request.getfixturevalue("pg_server_url")))
+    elif request.param == "postgresql+pyodbc":
+        if not pg_odbc_available():
+            pytest.skip("postgresql+pyodbc: needs pyodbc and the psqlODBC driver (apt-get install odbc-postgresql)")
+        for url in _pg_database(request.getfixturevalue("pg_server_url")):
+            yield Db("postgresql+pyodbc", pg_odbc_url(url), tmp_path, read_url=url, scale=PG_ODBC_SCALE)
     else:
         url = os.environ.get("LOADER_TEST_MSSQL_URL")
         if not url:
             pytest.skip("SQL Server: set LOADER_TEST_MSSQL_URL to run the suite against a real server")
-        yield Db("mssql", url, tmp_path)
+        yield from _mssql_database(url, tmp_path)
+
+
+def _mssql_database(url: str, tmp_path: Path) -> Iterator[Db]:
+    """A fresh database per test on the server LOADER_TEST_MSSQL_URL names (its login needs CREATE DATABASE)."""
+    from loader.targets.mssql import parse_target
+
+    server = parse_target(url)
+    name = "t_" + uuid.uuid4().hex[:12]
+    with contextlib.closing(mssql_reader(url)) as conn:
+        conn.cursor().execute(f"CREATE DATABASE [{name}]")
+    try:
+        yield Db("mssql", server.with_database(name).url(), tmp_path)
+    finally:
+        with contextlib.closing(mssql_reader(url)) as conn:
+            conn.cursor().execute(f"ALTER DATABASE [{name}] SET SINGLE_USER WITH ROLLBACK IMMEDIATE; "
+                                  f"DROP DATABASE [{name}]")
+
+
+def pg_odbc_available() -> bool:
+    try:
+        import pyodbc
+    except ImportError:
+        return False
+    return any("postgresql" in d.lower() for d in pyodbc.drivers())
+
+
+@pytest.fixture(params=["postgresql", "postgresql+pyodbc"])
+def pg_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """PostgreSQL through either bulk path (COPY, or the shared ODBC writer), for PostgreSQL-only behaviour."""
+    if request.param == "postgresql+pyodbc" and not pg_odbc_available():
+        pytest.skip("postgresql+pyodbc: needs pyodbc and the psqlODBC driver (apt-get install odbc-postgresql)")
+    for url in _pg_database(request.getfixturevalue("pg_server_url")):
+        if request.param == "postgresql":
+            yield Db("postgresql", url, tmp_path)
+        else:
+            yield Db("postgresql+pyodbc", pg_odbc_url(url), tmp_path, read_url=url, scale=PG_ODBC_SCALE)
 
 
 @pytest.fixture

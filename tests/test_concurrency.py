@@ -12,7 +12,7 @@ from loader.errors import EXIT_OK, EXIT_TEMPFAIL
 from loader.load import LoadRequest, load_file
 from loader.targets import open_target
 
-from .conftest import Db, sqlite_reader
+from .conftest import Db, mssql_reader, sqlite_reader
 from .files import write_numbers
 
 
@@ -26,10 +26,13 @@ def _reader_loop(db: Db, stop: threading.Event, seen: list[object]) -> None:
     if db.kind == "sqlite":
         conn = sqlite_reader(db.url)
         query = conn.execute
+    elif db.kind == "mssql":
+        conn = mssql_reader(db.url)
+        query = conn.cursor().execute
     else:
         import psycopg
 
-        conn = psycopg.connect(db.url, autocommit=True)
+        conn = psycopg.connect(db.read_url or db.url, autocommit=True)
         query = conn.execute
     try:
         while not stop.is_set():
@@ -43,9 +46,10 @@ def _reader_loop(db: Db, stop: threading.Event, seen: list[object]) -> None:
 
 def test_readers_never_see_a_partial_or_missing_table(db: Db, tmp_path: Path) -> None:
     small, large = tmp_path / "small.csv", tmp_path / "large.csv"
-    write_numbers(small, rows=30_000)
-    write_numbers(large, rows=50_000, start=1_000_000)
-    valid = {(30_000, sum(range(30_000))), (50_000, sum(range(1_000_000, 1_050_000)))}
+    n_small, n_large = db.rows(30_000), db.rows(50_000)
+    write_numbers(small, rows=n_small)
+    write_numbers(large, rows=n_large, start=1_000_000)
+    valid = {(n_small, sum(range(n_small))), (n_large, sum(range(1_000_000, 1_000_000 + n_large)))}
     settings = db.settings(backups_keep=1)
     assert load_file(LoadRequest(str(small), "t"), settings).exit_code == EXIT_OK
     stop, seen = threading.Event(), []
@@ -67,13 +71,13 @@ def test_parallel_loads_into_different_tables(db: Db, tmp_path: Path) -> None:
     procs = []
     for name in ("alpha", "beta", "gamma"):
         path = tmp_path / f"{name}.csv"
-        write_numbers(path, rows=20_000)
+        write_numbers(path, rows=db.rows(20_000))
         procs.append(run_cli(db, "load", str(path), "--table", name))
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == EXIT_OK, err
     for name in ("alpha", "beta", "gamma"):
-        assert db.query(f"SELECT count(*) FROM ref.{name}") == [(20_000,)]
+        assert db.query(f"SELECT count(*) FROM ref.{name}") == [(db.rows(20_000),)]
 
 
 def test_a_busy_table_is_refused_with_a_clear_message(db: Db, tmp_path: Path) -> None:
@@ -96,7 +100,7 @@ def test_loads_into_the_same_table_take_turns(db: Db, tmp_path: Path) -> None:
     paths = []
     for n in (1, 2):
         path = tmp_path / f"v{n}.csv"
-        write_numbers(path, rows=40_000 * n)
+        write_numbers(path, rows=db.rows(40_000) * n)
         paths.append(path)
     procs = [run_cli(db, "load", str(p), "--table", "t") for p in paths]
     for p in procs:
@@ -108,6 +112,6 @@ def test_loads_into_the_same_table_take_turns(db: Db, tmp_path: Path) -> None:
     assert second["backup_table"], "the second publish must have backed up the first version"
     final = db.query("SELECT count(*) FROM ref.t")[0][0]
     backup = db.query(f"SELECT count(*) FROM {second['backup_table']}")[0][0]
-    assert {final, backup} == {40_000, 80_000}
+    assert {final, backup} == {db.rows(40_000), db.rows(40_000) * 2}
     assert final == second["rows_loaded"]
     assert db.staging_leftovers() == []

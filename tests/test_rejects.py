@@ -65,13 +65,14 @@ def test_a_ratio_limit_is_judged_on_the_whole_file(db: Db, tmp_path: Path) -> No
 
 def test_widen_turns_a_column_text_instead_of_failing(db: Db, tmp_path: Path) -> None:
     path = tmp_path / "late.csv"
-    write_numbers(path, rows=200_000, bad_at=150_000, bad_value="15O000")
+    bad_at = db.rows(150_000)
+    write_numbers(path, rows=db.rows(200_000), bad_at=bad_at, bad_value="15O000")
     result = load(db, path, type_mismatch="widen")
     assert result.exit_code == EXIT_OK, result.error
-    assert result.rows_loaded == 200_000
-    assert db.query("SELECT id FROM ref.t WHERE label = 'row 149999'") == [("15O000",)]
+    assert result.rows_loaded == db.rows(200_000)
+    assert db.query(f"SELECT id FROM ref.t WHERE label = 'row {bad_at - 1}'") == [("15O000",)]
     fmt = db.tracking()[-1]["detected_format"]
-    assert "widened from bigint to text: line 150001" in fmt
+    assert f"widened from bigint to text: line {bad_at + 1}" in fmt
 
 
 def test_widen_keeps_numbers_exact(db: Db, tmp_path: Path) -> None:

@@ -12,14 +12,29 @@ __all__ = ["PublishPlan", "Target", "open_target"]
 def open_target(settings: Settings) -> Target:
     url = settings.database.url
     s = settings.schemas
+    schemas = {"ref": s.ref, "bkp": s.bkp, "stage": s.stage, "tracking": s.tracking}
     if url.startswith("sqlite:"):
         from . import sqlite
 
         return sqlite.connect(url, [s.ref, s.bkp], settings.database.lock_timeout_s)
+    if url.startswith("postgresql+pyodbc:"):
+        from . import pg_odbc
+
+        return pg_odbc.connect(url, schemas, settings.database.lock_timeout_s)
+    if url.startswith(("mssql:", "mssql+pyodbc:")) or _is_odbc_string(url):
+        from . import mssql
+
+        return mssql.connect(url, schemas, settings.database.lock_timeout_s, settings.database.bulk_path)
     if url.startswith(("postgresql:", "postgres:", "postgresql+psycopg:")):
         from . import postgres
 
         url = url.replace("postgresql+psycopg:", "postgresql:", 1)
-        schemas = {"ref": s.ref, "bkp": s.bkp, "stage": s.stage, "tracking": s.tracking}
         return postgres.connect(url, schemas, settings.database.lock_timeout_s)
-    raise ConfigError(f"database.url {redact_url(url)!r}: unsupported scheme; use sqlite:///path or postgresql://…")
+    raise ConfigError(f"database.url {redact_url(url)!r}: unsupported scheme; use sqlite:///path, "
+                      "postgresql://…, postgresql+pyodbc://…, mssql+pyodbc://… or an ODBC connection string")
+
+
+def _is_odbc_string(url: str) -> bool:
+    """A raw ODBC (or mssql-python) connection string: KEY=value;… with a server, no URL scheme."""
+    head = url.split(";", 1)[0].lower()
+    return "://" not in url and "=" in head and ("server=" in url.lower() or "dsn=" in url.lower())
