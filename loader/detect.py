@@ -241,7 +241,10 @@ def _has_header(rows: list[list[str]]) -> bool:
     data, a different shape from the values below leans header. No evidence: a row of
     distinct, non-empty names that are not data-like (e-mails, URLs) is a header.
     """
-    first, data = rows[0], [r for r in rows[1:51] if len(r) == len(rows[0])] or rows[1:51]
+    first = rows[0]
+    if len(first) > 1 and any(r == first for r in rows[1:]):
+        return True  # the same row again further down: stacked tables, each with its header
+    data = [r for r in rows[1:51] if len(r) == len(first)] or rows[1:51]
     if not data:
         return all(first) and not any(_data_like(v) for v in first)
     votes = 0.0

@@ -81,7 +81,7 @@ def sniff(text: str) -> Dialect:
 
 def _backslash_escaped(head: str, quote: str) -> bool:
     """\\" inside quoted values and never a doubled quote: MySQL/PHP-style escaping."""
-    escaped = len(re.findall(re.escape("\\" + quote) + r"(?=[^\s" + re.escape(quote) + r"])", head))
+    escaped = len(re.findall(re.escape("\\" + quote) + r"(?=[^,;|\t\r\n" + re.escape(quote) + r"])", head))
     doubled = len(re.findall(r"(?<=[^\s,;|\t\\])" + re.escape(quote * 2), head))
     return escaped > 0 and doubled == 0
 
@@ -119,12 +119,19 @@ def consistency(head: str, d: Dialect) -> float:
 
 
 def _glued_quotes(rows: list[list[str]], d: Dialect) -> float:
-    """Share of cells that begin or end with a quote: the split cut through quoted text."""
-    quote = d.quotechar or '"'
+    """Share of cells that still begin with a quote character after parsing.
+
+    A well-parsed quoted field loses its opening quote; one left in place means the quote was
+    not understood (wrong quote character) or the split cut through quoted text (wrong delimiter).
+    """
     cells = [c for r in rows for c in r if c]
     if not cells:
         return 0.0
-    return sum(1 for c in cells if c[0] == quote or c[-1] == quote) / len(cells)
+    return sum(1 for c in cells if c[0] in "\"'" or _SWALLOWED.search(c)) / len(cells)
+
+
+# '","' inside one cell: a whole quoted CSV line swallowed by a split on another character
+_SWALLOWED = re.compile(r'"[,;\t|]"')
 
 
 def parse(text: str, d: Dialect, limit: int) -> list[list[str]]:

@@ -110,9 +110,12 @@ class PostgresTarget:
             for schema in dict.fromkeys(self.schemas.values()):
                 self._run(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
             self._run(f"CREATE TABLE IF NOT EXISTS {self.track} ({cols})")
-            for name, kind in TRACKING_COLUMNS:  # columns added by newer versions of loader
-                self._run(f"ALTER TABLE {self.track} ADD COLUMN IF NOT EXISTS {quote(name)} {_TRACK_DDL[kind]}"
-                          if kind != "key" else "SELECT 1")
+            have = {r[0] for r in self._run(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema=%s AND table_name=%s",
+                (self.schemas["tracking"], TRACKING_TABLE)).fetchall()}
+            for name, kind in TRACKING_COLUMNS:  # columns added by newer versions; ALTER locks: only if missing
+                if name not in have:
+                    self._run(f"ALTER TABLE {self.track} ADD COLUMN {quote(name)} {_TRACK_DDL[kind]}")
             self._run(f"CREATE INDEX IF NOT EXISTS loader_files_table ON {self.track} "
                       "(schema_name, table_name, status)")
 
