@@ -42,6 +42,9 @@ class Service:
         with open(log, "wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "loader", "--db", self.db.url, "run", *self.args],
                                          stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        # signals before the handlers are installed would just kill it: wait for the start line
+        wait_until(lambda: "service started" in log.read_text(errors="replace") or self.proc.poll() is not None,
+                   60, "the service to start")
         return self
 
     @property

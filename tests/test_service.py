@@ -112,10 +112,10 @@ def test_kill_9_then_restart_loads_every_file_exactly_once(db: Db, tmp_path: Pat
         assert svc.stop() == 0
     finally:
         svc.kill_group()
-    tracking = tracking(db)
-    loaded = [r for r in tracking if r["status"] == "loaded"]
+    history = tracking(db)
+    loaded = [r for r in history if r["status"] == "loaded"]
     assert sorted(r["file_name"] for r in loaded) == [old, new], "each file loaded exactly once"
-    assert not [r for r in tracking if r["status"] == "loading"], "no load left 'loading'"
+    assert not [r for r in history if r["status"] == "loading"], "no load left 'loading'"
     count, distinct = db.query(f"SELECT count(*), count(DISTINCT id) FROM ref.{table}")[0]
     assert count == distinct, "no duplicate rows"
     assert count == (big if mode == "fullload" else big + 10)
