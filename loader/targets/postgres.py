@@ -32,6 +32,8 @@ _TRACK_DDL = {"key": "text PRIMARY KEY", "text": "text", "bigint": "bigint", "fl
               "timestamp": "timestamp"}
 # SQLSTATEs that mean "try again later", not "the data is wrong".
 _TRANSIENT = {"40001", "40P01", "55P03", "57014"}
+# SQLSTATE classes that mean "the server went away": 08 connection exceptions, 57P01-57P05 shutdown/crash.
+_UNAVAILABLE = ("08", "57P")
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?")
 
 
@@ -225,7 +227,7 @@ class PostgresTarget:
         primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY", b"").decode(errors="replace") or str(e)
         sqlstate = getattr(e, "sqlstate", None)
         m = _COPY_CONTEXT.search(context)
-        if sqlstate and sqlstate[:2] in ("08",) or "connect" in str(e).lower() and not m:
+        if sqlstate and sqlstate.startswith(_UNAVAILABLE) or "connect" in str(e).lower() and not m:
             return DatabaseUnavailableError(f"PostgreSQL connection failed during COPY: {_first_line(e)}")
         if m:
             return locate(int(m.group(1)), m.group(2), f"PostgreSQL refused the value: {primary}")
@@ -266,7 +268,7 @@ def map_error(e: Exception) -> LoaderError:
     import psycopg
 
     sqlstate = getattr(e, "sqlstate", None)
-    if isinstance(e, psycopg.OperationalError) and (sqlstate is None or sqlstate.startswith("08")):
+    if isinstance(e, psycopg.OperationalError) and (sqlstate is None or sqlstate.startswith(_UNAVAILABLE)):
         return DatabaseUnavailableError(f"PostgreSQL connection failed: {_first_line(e)}")
     if sqlstate in _TRANSIENT:
         return TableBusyError(f"PostgreSQL: {_first_line(e)} (SQLSTATE {sqlstate})", sqlstate=sqlstate)
