@@ -38,6 +38,7 @@ def print_summary(folder_rows: list[dict[str, object]], totals: list[dict[str, o
     done = by.get("loaded")
     if done and int(str(done["files_recent"])):
         files, rows = int(str(done["files_recent"])), int(str(done["rows_recent"]))
-        print(f"last hour: {files} files loaded ({files / window_s * 60:.1f}/min), {rows:,} rows "
-              f"({rows / window_s:,.0f} rows/s averaged over the hour)")
+        busy = float(str(done["seconds_recent"])) or 1e-9
+        print(f"last {window_s / 3600:.0f} h: {files} files, {rows:,} rows loaded; {rows / busy:,.0f} rows/s and "
+              f"{files / busy:.1f} files/s per load while loading")
     print()
