@@ -49,6 +49,7 @@ def setup(fmt: str, verbose: bool) -> None:
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # "N changes detected" on every event
 
 
 def fields(**kv: Any) -> dict[str, Any]:

@@ -24,10 +24,13 @@ from .work import Job, Outcome, process
 log = logging.getLogger("loader.pool")
 
 
-def _worker_main(conn: Connection, log_level: int) -> None:
+def _worker_main(conn: Connection, log_level: int, json_logs: bool) -> None:
     # Ctrl-C reaches the whole process group: only the supervisor decides what a signal means
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    from . import logs
+
+    logs.setup("json" if json_logs else "human", verbose=False)
+    logging.getLogger().setLevel(log_level)
     while True:
         try:
             job = conn.recv()
@@ -66,6 +69,7 @@ class Finished:
 class ProcessPool:
     size: int
     log_level: int = logging.WARNING
+    json_logs: bool = False
     workers: list[Worker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -75,7 +79,8 @@ class ProcessPool:
 
     def _spawn(self) -> Worker:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker_main, args=(child, self.log_level), name="loader-worker", daemon=True)
+        proc = self.ctx.Process(target=_worker_main, args=(child, self.log_level, self.json_logs),
+                                name="loader-worker", daemon=True)
         proc.start()
         child.close()
         return Worker(proc, parent)

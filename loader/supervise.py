@@ -28,7 +28,7 @@ import psutil
 
 from . import folders, routes, watch
 from .config import RouteSettings, Settings
-from .errors import BadInputError, LoaderError
+from .errors import EXIT_UNAVAILABLE, BadInputError, LoaderError
 from .logs import fields
 from .pool import Finished, InlinePool, ProcessPool
 from .targets import open_target
@@ -88,7 +88,7 @@ class Supervisor:
         self.budget_mb = svc.memory_mb or total // 2
         self.worker_mb = svc.worker_memory_mb or max(LOAD_ESTIMATE_MB, self.budget_mb // svc.workers)
         self.pool: ProcessPool | InlinePool = (
-            InlinePool() if svc.workers == 1 else ProcessPool(svc.workers, logging.getLogger().level))
+            InlinePool() if svc.workers == 1 else ProcessPool(svc.workers, logging.getLogger().level, _json_logs()))
         self.events: watch.EventWaker | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -107,6 +107,8 @@ class Supervisor:
         try:
             self._recover()
             return self._loop()
+        except KeyboardInterrupt:  # second signal during an inline load (workers = 1)
+            return self._abort()
         finally:
             if self.events is not None:
                 self.events.stop()
@@ -123,31 +125,53 @@ class Supervisor:
         if self.stop_requested == 1:
             self.stop_deadline = time.monotonic() + self.settings.service.stop_timeout_s
         self.wake.set()
+        if self.stop_requested >= 2 and isinstance(self.pool, InlinePool) and self.pool.busy():
+            raise KeyboardInterrupt  # the inline load unwinds: its transaction rolls back
 
     def _loop(self) -> int:
         while True:
-            now = time.monotonic()
-            if self.stop_requested >= 2 or (self.stop_requested and now >= self.stop_deadline):
-                return self._abort()
-            if self.stop_requested and not self.running:
-                log.info("stopped: no load running", extra=fields(stage="stop", **self._counts()))
-                return 0
-            scanned = False
-            if not self.stop_requested and (self.wake.is_set() or now >= self.next_poll or self._settling(now)):
-                self.wake.clear()
-                self._scan(now)
-                scanned = True
-            if not self.stop_requested:
-                self._dispatch(time.monotonic())
-            if self.once and scanned and not self.running and not self._pending():
-                log.info("nothing left to load (--once)", extra=fields(stage="done", **self._counts()))
-                return 0
-            self._govern(time.monotonic())
-            if self.pool.busy():
-                for finished in self.pool.wait(TICK_S):
-                    self._finish(finished)
-            else:
-                self.wake.wait(TICK_S)
+            try:
+                code = self._step()
+            except LoaderError as e:  # e.g. a folder that vanished or a full disk: log, wait, go on
+                log.error("service loop: %s", e, extra=fields(stage="error"))
+                code = None
+                time.sleep(1)
+            except (OSError, ValueError, RuntimeError) as e:
+                log.exception("service loop: unexpected %s; carrying on", type(e).__name__,
+                              extra=fields(stage="error"))
+                code = None
+                time.sleep(1)
+            if code is not None:
+                return code
+
+    def _step(self) -> int | None:
+        """One turn of the loop; an exit code when the service should stop."""
+        now = time.monotonic()
+        if self.stop_requested >= 2 or (self.stop_requested and now >= self.stop_deadline):
+            return self._abort()
+        if self.stop_requested and not self.running:
+            log.info("stopped: no load running", extra=fields(stage="stop", **self._counts()))
+            return 0
+        scanned = False
+        if not self.stop_requested and (self.wake.is_set() or now >= self.next_poll or self._settling(now)):
+            self.wake.clear()
+            self._scan(now)
+            scanned = True
+        if not self.stop_requested:
+            self._dispatch(time.monotonic())
+        if self.once and self.db_failures and not self.running:
+            log.error("database unavailable (--once): the files wait for the next run", extra=fields(stage="stop"))
+            return EXIT_UNAVAILABLE
+        if self.once and scanned and not self.running and not self._pending():
+            log.info("nothing left to load (--once)", extra=fields(stage="done", **self._counts()))
+            return 0
+        self._govern(time.monotonic())
+        if self.pool.busy():
+            for finished in self.pool.wait(TICK_S):
+                self._finish(finished)
+        else:
+            self.wake.wait(TICK_S)
+        return None
 
     def _settling(self, now: float) -> bool:
         wait = self.stability.next_ready_in(now)
@@ -290,7 +314,7 @@ class Supervisor:
         item = self.running.pop(key)
         out = f.outcome
         if out is None:
-            self._retry_or_fail(key, item, f.reason or "the worker died", died=True)
+            self._retry_or_fail(key, item, f.reason or "the worker died")
             return
         if out.action in ("archived", "failed", "gone", "skipped"):
             self._count(item, out)
@@ -308,11 +332,11 @@ class Supervisor:
             return
         self._retry_or_fail(key, item, out.reason or "transient failure")
 
-    def _retry_or_fail(self, key: tuple[str, str], item: Item, reason: str, died: bool = False) -> None:
+    def _retry_or_fail(self, key: tuple[str, str], item: Item, reason: str) -> None:
         svc = self.settings.service
         item.attempt += 1
         item.recovered = True
-        if item.attempt > svc.retry_max and died and item.claimed is not None and item.claimed.exists():
+        if item.attempt > svc.retry_max and item.claimed is not None and item.claimed.exists():
             job = self._job(item)
             dst = folders.fail(item.route.root, item.claimed, error_details(job, item.name, None, reason))
             self.stats.failed += 1
@@ -392,6 +416,12 @@ class Supervisor:
             folders.archive(item.route.root, item.claimed, dt.datetime.now(dt.UTC).date())
         else:
             folders.unclaim(item.route.root, item.claimed)
+
+
+def _json_logs() -> bool:
+    from .logs import JsonFormatter
+
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
 
 
 def backoff(attempt: int, base_s: float, cap_s: float) -> float:
