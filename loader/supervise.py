@@ -32,7 +32,7 @@ from .errors import EXIT_UNAVAILABLE, BadInputError, LoaderError
 from .logs import fields
 from .pool import Finished, InlinePool, ProcessPool
 from .targets import open_target
-from .work import Job, Outcome, error_details, route_settings
+from .work import Job, Outcome, error_details, fail_claim, route_settings
 
 log = logging.getLogger("loader.service")
 # A streaming load's growth over an idle worker (FACTS: 150-210 MB peak RSS with 1 MiB blocks):
@@ -337,12 +337,10 @@ class Supervisor:
         item.attempt += 1
         item.recovered = True
         if item.attempt > svc.retry_max and item.claimed is not None and item.claimed.exists():
-            job = self._job(item)
-            dst = folders.fail(item.route.root, item.claimed, error_details(job, item.name, None, reason))
-            self.stats.failed += 1
-            log.error("failed %s after %d attempts: %s", item.name, item.attempt, reason,
-                      extra=fields(file=item.name, stage="failed", moved_to=str(dst)))
-            return
+            out = fail_claim(dataclasses.replace(self._job(item), attempt=item.attempt - 1), reason)
+            if out.action != "busy":
+                self._count(item, out)
+                return
         delay = backoff(item.attempt, svc.retry_base_s, svc.retry_cap_s)
         item.not_before = time.monotonic() + delay
         log.warning("retrying %s in %.1fs (attempt %d): %s", item.name, delay, item.attempt + 1, reason,

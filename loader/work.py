@@ -143,6 +143,21 @@ def _reconcile(job: Job, settings: Settings) -> dict[str, object] | Outcome | No
             target.close()
 
 
+def fail_claim(job: Job, reason: str) -> Outcome:
+    """The supervisor gives up on a claim whose worker died: fail its dead loads, then the file."""
+    path = Path(job.path)
+    fd = folders.lock_claim(path)
+    if fd is None:
+        return Outcome(job.path, "busy", reason="another live process holds the claim")
+    try:
+        earlier = _reconcile(job, route_settings(job.settings, job.schema))
+        if isinstance(earlier, dict):  # it did commit before dying: archive, never fail a loaded file
+            return Outcome(job.path, "archived", moved_to=str(folders.archive(job.root, path, _today())))
+        return _fail(job, path, None, reason)
+    finally:
+        os.close(fd)
+
+
 def _fail(job: Job, path: Path, result: LoadResult | None, reason: str) -> Outcome:
     details = error_details(job, path.name, result, reason)
     dst = folders.fail(job.root, path, details)

@@ -253,3 +253,18 @@ def test_postgresql_stopped_and_started_mid_run(own_pg, tmp_path: Path) -> None:
     assert not [r for r in history if r["status"] == "loading"]
     assert db.query("SELECT count(*) FROM ref.during") == [(200_000,)]
     assert files_in(root, "failed") == [] and db.staging_leftovers() == []
+
+
+def test_a_worker_over_its_memory_share_is_stopped_and_the_file_fails_with_the_reason(db: Db, tmp_path: Path) -> None:
+    if db.kind != "sqlite":
+        pytest.skip("governor behaviour: one database is enough")
+    root = tmp_path / "drop"
+    env = {"LOADER_SERVICE__WORKER_MEMORY_MB": "1", "LOADER_SERVICE__RETRY_MAX": "1"}
+    with Service(db, root, "--root", str(root), *FAST, env=env) as svc:
+        drop(root, "big.csv", rows=300_000)
+        wait_until(lambda: files_in(root, "failed"), 120, "the file to fail", svc)
+        wait_until(lambda: _idle(root), 30, "nothing left in processing", svc)
+        assert svc.stop() == 0
+    details = json.loads((root / "failed" / "big.csv.error.json").read_text())
+    assert "exceeded its memory share" in details["reason"] and details["attempts"] == 2
+    assert "big" not in db.tables("ref") and db.staging_leftovers() == []
