@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("status", parents=[common], help="queued/running files, totals, throughput, the last loads")
     sp.add_argument("-n", "--limit", type=int, default=20)
     sp.add_argument("--root", action="append", default=[], help="also count the files waiting under this root")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="the last loads as a JSON list")
+    sp.add_argument("--summary", action="store_true", help="with --json: an object with folders, totals, recent")
 
     rp = sub.add_parser("run", parents=[common], help="the service: watch the routes' inboxes and load what arrives")
     rp.add_argument("--root", help="one folder with inbox/ (created if missing): a default route, no config needed")
@@ -206,9 +207,9 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     roots = args.root or [r.root for r in settings.routes]
     folders_now = folder_summary(settings.routes if not args.root else [default_route(r) for r in roots])
     if args.json:
-        print(json.dumps({"folders": folders_now, "totals": totals, "recent": rows}, default=str, indent=1))
+        doc: object = {"folders": folders_now, "totals": totals, "recent": rows} if args.summary else rows
+        print(json.dumps(doc, default=str, indent=1))
         return EXIT_OK
-    print_summary(folders_now, totals, 3600.0)
     header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
     lines = [header] + [(str(r["started_at"])[:19], str(r["file_name"]), f"{r['schema_name']}.{r['table_name']}",
                          str(r["mode"]), str(r["status"]), f"{r['rows_loaded'] or 0:,}",
@@ -217,6 +218,8 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     for line in lines:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths)) + "  " + line[-1])
+    print()
+    print_summary(folders_now, totals, 3600.0)
     return EXIT_OK
 
 

@@ -41,4 +41,3 @@ def print_summary(folder_rows: list[dict[str, object]], totals: list[dict[str, o
         busy = float(str(done["seconds_recent"])) or 1e-9
         print(f"last {window_s / 3600:.0f} h: {files} files, {rows:,} rows loaded; {rows / busy:,.0f} rows/s and "
               f"{files / busy:.1f} files/s per load while loading")
-    print()

@@ -388,9 +388,10 @@ class Supervisor:
         running = list(self.running.values())
         log.warning("aborting %d running load(s)", len(running), extra=fields(stage="abort"))
         if isinstance(self.pool, ProcessPool):
-            for w in self.pool.busy():
+            busy = self.pool.busy()
+            for w in busy:
                 self.pool.kill(w, "aborted by a second signal")
-            for w in self.pool.workers:
+            for w in busy:
                 w.proc.join(timeout=10)
         for item in running:
             if item.claimed is not None and item.claimed.exists():

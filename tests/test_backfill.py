@@ -50,7 +50,7 @@ def test_status_counts_folders_and_loads(db: Db, tmp_path: Path) -> None:
     write_numbers(root / "inbox" / "a.csv", rows=5)
     assert cli(db, "run", "--root", str(root), "--once", "--workers", "1", "--stable", "0").returncode == 0
     write_numbers(root / "inbox" / "b.csv", rows=5)
-    out = cli(db, "status", "--root", str(root), "--json")
+    out = cli(db, "status", "--root", str(root), "--json", "--summary")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["folders"][0]["queued"] == 1 and data["folders"][0]["running"] == 0
