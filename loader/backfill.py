@@ -83,7 +83,8 @@ def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress
                     continue
                 e = q.popleft()
                 job = Job(e.path, os.path.dirname(e.path), route.name, e.dest.schema, e.dest.table, e.dest.mode,
-                          settings, attempt=e.attempt, last_try=e.attempt >= svc.retry_max, in_place=True)
+                          settings, attempt=e.attempt, last_try=e.attempt >= svc.retry_max, in_place=True,
+                          bad_rows=route.bad_rows, max_rejects=route.max_rejects)
                 running[e.path] = (key, e)
                 pool.submit(worker, job)
             for f in pool.wait(0.1) if pool.busy() else []:

@@ -37,6 +37,13 @@ class LoadSettings:
     block_size: int = field(default=1 << 20, metadata={"doc": "bytes parsed per Arrow batch; bounds memory"})
     sample_rows: int = field(default=5000, metadata={"doc": "rows the detector samples"})
     sample_bytes: int = field(default=4 << 20, metadata={"doc": "bytes the detector samples"})
+    bad_rows: str = field(default="reject_file", metadata={"doc": "reject_file: a bad row fails the file; "
+                                                                   "reject_rows: bad rows go to rejects/"})
+    max_rejects: str = field(default="0", metadata={"doc": "reject_rows: rows allowed to fail, a count or a ratio"})
+    type_mismatch: str = field(default="reject", metadata={"doc": "reject: a value unlike its column is a bad row; "
+                                                                  "widen: the column is widened and re-read"})
+    rejects_dir: str = field(default="", metadata={"doc": "where <name>.rejects.csv go (default: rejects/ beside "
+                                                          "the file)"})
 
 
 @dataclass
@@ -74,7 +81,8 @@ class RouteSettings:
     mode: str = field(default="fullload", metadata={"doc": "fullload | append (a regex group 'mode' wins)"})
     table: str = field(default="", metadata={"doc": "fixed table name; empty = from the file name"})
     table_regex: str = field(default="", metadata={"doc": "regex on the file name; groups table, mode, date"})
-    bad_rows: str = field(default="fail", metadata={"doc": "fail: a bad row fails the file (reject: coming)"})
+    bad_rows: str = field(default="", metadata={"doc": "reject_file | reject_rows; empty = load.bad_rows"})
+    max_rejects: str = field(default="", metadata={"doc": "reject_rows: a count or ratio; empty = load.max_rejects"})
 
 
 @dataclass
@@ -211,6 +219,13 @@ def _validate(s: Settings) -> None:
             fail(key, "must be >= 0")
     if not s.database.url:
         fail("database.url", "is empty")
+    from .rejects import POLICIES, TYPE_MISMATCH, parse_max_rejects
+
+    if s.load.bad_rows not in POLICIES:
+        fail("load.bad_rows", f"must be one of {', '.join(POLICIES)}, got {s.load.bad_rows!r}")
+    if s.load.type_mismatch not in TYPE_MISMATCH:
+        fail("load.type_mismatch", f"must be one of {', '.join(TYPE_MISMATCH)}, got {s.load.type_mismatch!r}")
+    parse_max_rejects(s.load.max_rejects, f"{s.origins.get('load.max_rejects', 'defaults')}: load.max_rejects")
     _validate_service(s, fail)
     _validate_routes(s)
     from .naming import check_identifier

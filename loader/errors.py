@@ -74,6 +74,10 @@ class BadInputError(LoaderError):
     exit_code = EXIT_DATA
 
 
+class ValueTypeError(BadInputError):
+    """A value does not parse as its column's type; `widen` policy can recover from it."""
+
+
 class DatabaseRefusedError(BadInputError):
     """The database rejected the data (constraint, encoding, range)."""
 

@@ -19,8 +19,19 @@ from . import naming
 from .coltypes import Column, FileFormat
 from .config import Settings
 from .detect import Overrides, sniff_file
-from .errors import EXIT_OK, BadInputError, DuplicateFileError, LoaderError, NoInputError, UsageError
-from .read import CsvStream, locate_data_row, sha256_of
+from .errors import (
+    EXIT_OK,
+    BadInputError,
+    DuplicateFileError,
+    LoaderError,
+    NoInputError,
+    UsageError,
+    ValueTypeError,
+    shorten,
+)
+from .infer import widen
+from .read import CsvStream, locate_data_row, locate_rejects, sha256_of
+from .rejects import RowPolicy, parse_max_rejects, write_rejects
 from .targets import PublishPlan, Target, open_target
 from .targets.base import BACKUP_STAMP, backup_name, stage_name
 from .track import LoadRecord
@@ -36,6 +47,7 @@ class LoadRequest:
     mode: str = "fullload"
     force: bool = False  # append even if this content was appended before
     route: str = "cli"
+    rejects_dir: str | None = None  # where <name>.rejects.csv goes (a route's rejects/)
 
 
 @dataclass
@@ -51,6 +63,7 @@ class LoadResult:
     seconds: float = 0.0
     backup: str | None = None
     error: str | None = None
+    rejects_file: str | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -107,37 +120,77 @@ def _load_locked(req: LoadRequest, settings: Settings, overrides: Overrides | No
         _conform(fmt, target.existing_columns(rec.schema_name, rec.table_name), req.path, rec)
     rec.set_format(fmt.as_dict())
     stage = stage_name(rec.table_name, rec.load_id)
-    target.create_stage(schemas.stage, stage, fmt.columns)
-    try:
-        _stage_and_publish(req, settings, target, rec, fmt, stage)
-    finally:
+    policy = RowPolicy(settings.load.bad_rows, parse_max_rejects(settings.load.max_rejects),
+                       settings.load.type_mismatch)
+    for _ in range(3 * len(fmt.columns) + 1):  # each retry widens a column; text ends it
+        target.create_stage(schemas.stage, stage, fmt.columns)
         try:
-            target.drop_stage(schemas.stage, stage)
-        except LoaderError as e:
-            log.warning("could not drop staging table %s.%s: %s (recovery drops it)", schemas.stage, stage, e)
+            _stage_and_publish(req, settings, target, rec, fmt, stage, policy)
+            return
+        except ValueTypeError as e:
+            if policy.type_mismatch != "widen" or not _widen(fmt, e):
+                raise
+            rec.set_format(fmt.as_dict())
+        finally:
+            try:
+                target.drop_stage(schemas.stage, stage)
+            except LoaderError as e:
+                log.warning("could not drop staging table %s.%s: %s (recovery drops it)", schemas.stage, stage, e)
+
+
+def _widen(fmt: FileFormat, e: ValueTypeError) -> bool:
+    """Widen the column a value did not fit; False when there is nothing wider to try."""
+    index = next((i for i, c in enumerate(fmt.columns) if c.name == e.where.column), None)
+    if index is None or e.where.value is None or fmt.columns[index].type.kind == "text":
+        return False
+    col = fmt.columns[index]
+    wider = widen(col.type, e.where.value)
+    fmt.columns[index] = Column(col.name, wider, col.source_name)
+    fmt.notes.append(f"column {col.name!r} widened from {col.type} to {wider}: line {e.where.line} "
+                     f"has {shorten(e.where.value)!r}")
+    log.info("%s: %s", e.where.file, fmt.notes[-1])
+    return True
 
 
 def _stage_and_publish(req: LoadRequest, settings: Settings, target: Target, rec: LoadRecord,
-                       fmt: FileFormat, stage: str) -> None:
-    stream = CsvStream(req.path, fmt, settings.load.block_size)
+                       fmt: FileFormat, stage: str, policy: RowPolicy) -> None:
+    stream = CsvStream(req.path, fmt, settings.load.block_size, policy)
     t0 = time.perf_counter()
     try:
         loaded = target.write_stage(settings.schemas.stage, stage, stream.reader(),
                                     lambda row, col, why: locate_data_row(req.path, fmt, row, col, why))
     except Exception:
         rec.rows_read = stream.rows
+        _keep_rejects(req, settings, stream, rec)
         if stream.error is not None:  # the reader's own error is the precise one
             raise stream.error from None
         raise
     rec.read_seconds = time.perf_counter() - t0
-    rec.rows_read, rec.rows_loaded = stream.rows, loaded
-    if loaded != stream.rows:
-        raise LoaderError(f"staging holds {loaded} rows but {stream.rows} were read; nothing published")
+    rec.rows_read, rec.rows_loaded, rec.rows_rejected = stream.rows, loaded, len(stream.rejects)
+    if fmt.n_rows is not None and stream.rows != fmt.n_rows:
+        raise LoaderError(f"the detector counted {fmt.n_rows} data rows but the reader read {stream.rows}; "
+                          "nothing published (please report this file)")
+    if loaded + len(stream.rejects) != stream.rows:
+        raise LoaderError(f"staging holds {loaded} rows and {len(stream.rejects)} were rejected, but "
+                          f"{stream.rows} were read; nothing published")
+    _keep_rejects(req, settings, stream, rec)
     plan = PublishPlan(mode=req.mode, ref_schema=settings.schemas.ref, bkp_schema=settings.schemas.bkp,
                        stage_schema=settings.schemas.stage, table=rec.table_name, stage=stage,
                        columns=tuple(fmt.columns), backups_keep=settings.load.backups_keep,
                        backup_name=backup_name(rec.table_name, dt.datetime.now(dt.UTC).strftime(BACKUP_STAMP)))
     target.publish(plan, rec)
+
+
+def _keep_rejects(req: LoadRequest, settings: Settings, stream: CsvStream, rec: LoadRecord) -> None:
+    """Write <name>.rejects.csv and say so in the record: the user fixes those rows and re-drops them."""
+    if not stream.rejects:
+        return
+    locate_rejects(req.path, stream.fmt, stream.rejects)
+    folder = req.rejects_dir or settings.load.rejects_dir or os.path.join(os.path.dirname(req.path) or ".", "rejects")
+    path = write_rejects(os.path.join(folder, os.path.basename(req.path) + ".rejects.csv"), stream.rejects)
+    rec.rejects_file = path
+    first = stream.rejects[0]
+    rec.error = f"{len(stream.rejects)} rows rejected (see {path}); first: {first.describe(req.path)}"
 
 
 def _conform(fmt: FileFormat, existing: list[Column] | None, path: str, rec: LoadRecord) -> None:
@@ -149,14 +202,15 @@ def _conform(fmt: FileFormat, existing: list[Column] | None, path: str, rec: Loa
     if extra:
         raise BadInputError(f"columns {extra} are not in {rec.schema_name}.{rec.table_name} "
                             f"(it has {[c.name for c in existing]}); nothing appended")
-    fmt.columns = [Column(c.name, by_name[c.name].type, c.source_name) for c in fmt.columns]
+    fmt.columns = [Column(c.name, by_name[c.name].type, c.source_name,
+                          parse=c.parse if by_name[c.name].type.kind == c.type.kind else None) for c in fmt.columns]
 
 
 def _result(req: LoadRequest, rec: LoadRecord, code: int, started: float) -> LoadResult:
     return LoadResult(path=req.path, status=rec.status, exit_code=code, table=f"{rec.schema_name}.{rec.table_name}",
                       load_id=rec.load_id, rows_read=rec.rows_read, rows_loaded=rec.rows_loaded,
                       rows_rejected=rec.rows_rejected, seconds=time.perf_counter() - started,
-                      backup=rec.backup_table, error=rec.error)
+                      backup=rec.backup_table, error=rec.error, rejects_file=rec.rejects_file)
 
 
 def _failed(req: LoadRequest, rec: LoadRecord | None, target: Target | None, e: LoaderError,

@@ -8,19 +8,27 @@ search re-reads the file only on the error path, so the fast path pays nothing f
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import io
+import os
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .coltypes import FileFormat
-from .detect import FALSE_VALUES, TRUE_VALUES, column_index
-from .errors import BadInputError, Where
+from .coltypes import Column, FileFormat
+from .detect import column_index
+from .dialect import Dialect, csv_reader
+from .encoding import reader_codec
+from .errors import BadInputError, ValueTypeError, Where
+from .formats import convert
+from .infer import FALSE_VALUES, TRUE_VALUES
+from .rejects import Reject, RowPolicy, cast, failing, locate, split_batch
 
 # pyarrow's default 1 MiB block: measured peak RSS 150-210 MB per worker; 4 MiB blocks
 # used 300-340 MB and were no faster (shared/FACTS.md).
@@ -29,37 +37,88 @@ BLOCK_SIZE = 1 << 20
 # (one core) overlaps the bulk write (the other). Two keeps memory at a few blocks.
 READAHEAD = 2
 _DONE = object()
+MAX_BLOCK_SIZE = 256 << 20  # a row longer than this is refused rather than risking the memory budget
+PYTHON_BATCH_ROWS = 16_384  # the Python reader's batch: a few MB of strings
 
 
 def parse_options(fmt: FileFormat) -> pacsv.ParseOptions:
     # newlines_in_values costs some parse speed but a quoted line break anywhere in a 100 MB
     # file would otherwise split a row; correctness first.
-    return pacsv.ParseOptions(delimiter=fmt.delimiter, quote_char=fmt.quotechar, double_quote=True,
-                              escape_char=False, newlines_in_values=True, ignore_empty_lines=True)
+    return pacsv.ParseOptions(delimiter=fmt.delimiter or "\x1f", quote_char=fmt.quotechar if fmt.quoting else False,
+                              double_quote=fmt.escapechar is None, escape_char=fmt.escapechar or False,
+                              newlines_in_values=fmt.quoting, ignore_empty_lines=True)
 
 
-def convert_options(fmt: FileFormat) -> pacsv.ConvertOptions:
+def convert_options(fmt: FileFormat, as_text: bool = False) -> pacsv.ConvertOptions:
     # Only an unquoted empty field is NULL: "NA", "NULL", "N/A" are values (a country code,
     # a product name) and a quoted "" is an empty string, not a missing one.
     return pacsv.ConvertOptions(
-        column_types={c.name: c.type.arrow() for c in fmt.columns},
+        column_types={c.name: pa.string() if as_text or c.parse else c.type.arrow() for c in fmt.columns},
+        include_columns=[c.name for c in fmt.columns],
         null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
         true_values=TRUE_VALUES, false_values=FALSE_VALUES,
     )
 
 
 def read_options(fmt: FileFormat, use_threads: bool = True, block_size: int = BLOCK_SIZE) -> pacsv.ReadOptions:
-    return pacsv.ReadOptions(column_names=[c.name for c in fmt.columns], use_threads=use_threads,
-                             skip_rows=fmt.skip_rows + (1 if fmt.has_header else 0), block_size=block_size)
+    codec = "utf8" if fmt.encoding.startswith("utf-8") else (
+        reader_codec(fmt.encoding, fmt.bom) if fmt.rows_offset == 0 else fmt.encoding)
+    # the header is skipped by starting after it (rows_offset), not by skip_rows, which
+    # counts raw lines and would split a header with a quoted line break
+    return pacsv.ReadOptions(column_names=[c.name for c in fmt.columns] + fmt.extra_columns, use_threads=use_threads,
+                             block_size=block_size, encoding=codec)
+
+
+class _Window(io.RawIOBase):
+    """The bytes of a file between the table's first line and its trailer: all the reader sees."""
+
+    def __init__(self, path: str, start: int, end: int):
+        self.f = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.f.seek(start)
+        self.left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)[: max(0, self.left)]
+        n = self.f.readinto(view)
+        self.left -= n
+        return n
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
+def open_table(path: str, fmt: FileFormat) -> io.BufferedReader | str:
+    """The file, or a window on it when a preamble or trailer must be skipped."""
+    if not fmt.rows_offset and not fmt.trailer_bytes:
+        return path
+    end = os.path.getsize(path) - fmt.trailer_bytes
+    return io.BufferedReader(_Window(path, fmt.rows_offset, end), buffer_size=1 << 20)
+
+
+def open_csv(path: str, fmt: FileFormat, use_threads: bool = True, block_size: int = BLOCK_SIZE,
+             on_bad_row: Callable[[Any], str] | None = None, as_text: bool = False) -> pacsv.CSVStreamingReader:
+    parse = parse_options(fmt)
+    parse.invalid_row_handler = on_bad_row
+    return pacsv.open_csv(open_table(path, fmt), read_options=read_options(fmt, use_threads, block_size),
+                          parse_options=parse, convert_options=convert_options(fmt, as_text))
 
 
 class CsvStream:
-    """Batches of one file, counted as they pass; a bad row becomes a located BadInputError."""
+    """Batches of one file, counted as they pass; bad rows become located errors or rejects."""
 
-    def __init__(self, path: str, fmt: FileFormat, block_size: int = BLOCK_SIZE):
-        self.path, self.fmt, self.block_size = path, fmt, block_size
-        self.rows = 0
+    def __init__(self, path: str, fmt: FileFormat, block_size: int = BLOCK_SIZE, policy: RowPolicy | None = None):
+        # a block must hold the longest row: rows seen in the sample set a floor
+        self.path, self.fmt = path, fmt
+        self.block_size = min(MAX_BLOCK_SIZE, max(block_size, 2 * fmt.longest_row + (64 << 10)))
+        self.policy = policy or RowPolicy()
+        self.rows = 0  # rows read: loaded or rejected
+        self.rejects: list[Reject] = []
         self.error: BadInputError | None = None
+        self._good_rows = 0
 
     def reader(self, readahead: int = READAHEAD) -> pa.RecordBatchReader:
         batches = self._batches() if readahead <= 0 else _ahead(self._batches(), readahead)
@@ -67,14 +126,144 @@ class CsvStream:
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         try:
-            reader = pacsv.open_csv(self.path, read_options=read_options(self.fmt, block_size=self.block_size),
-                                    parse_options=parse_options(self.fmt), convert_options=convert_options(self.fmt))
-            for batch in reader:
+            yield from self._read()
+        except pa.ArrowInvalid as e:
+            self.error = self.error or locate_arrow_error(self.path, self.fmt, str(e))
+            raise self.error from None
+        except BadInputError as e:
+            self.error = e
+            raise
+
+    def _read(self) -> Iterator[pa.RecordBatch]:
+        batches = self._read_batches() if self.fmt.n_rows != 0 else iter(())  # header only: no rows to parse
+        yield from (strip_nul(b) for b in batches) if self.fmt.strip_nul else batches
+
+    def _read_batches(self) -> Iterator[pa.RecordBatch]:
+        if self.fmt.skipinitialspace:
+            yield from self._python_batches()
+            return
+        if not self.policy.reject_rows:
+            for batch in open_csv(self.path, self.fmt, block_size=self.block_size):
+                batch = self._convert(batch) if any(c.parse for c in self.fmt.columns) else batch
                 self.rows += batch.num_rows
                 yield batch
-        except pa.ArrowInvalid as e:
-            self.error = locate_arrow_error(self.path, self.fmt, str(e))
-            raise self.error from None
+            return
+        # row numbers of bad rows are known only single-threaded; the readahead thread keeps the overlap
+        as_text = self.policy.type_mismatch == "reject"
+        for batch in open_csv(self.path, self.fmt, use_threads=False, block_size=self.block_size,
+                              on_bad_row=self._bad_row, as_text=as_text):
+            if as_text:
+                batch, rejects = split_batch(batch, self.fmt, self._good_rows)
+                self._good_rows += batch.num_rows + len(rejects)
+                self._reject(rejects)
+            self.rows += batch.num_rows
+            yield batch
+        if self.policy.over_limit(len(self.rejects), self.rows, final=True):
+            raise self._too_many()
+
+    def _python_batches(self) -> Iterator[pa.RecordBatch]:
+        """Dialects pyarrow cannot parse (spaces before quotes): Python's csv, values trimmed.
+
+        Slower (about 200k rows/s) but exact; bad rows follow the same policy.
+        """
+        width = len(self.fmt.columns) + len(self.fmt.extra_columns)
+        names = [c.name for c in self.fmt.columns]
+        with open_text(self.path, self.fmt, rows=True) as text:
+            lines = _Lines(text)
+            chunk: list[list[str | None]] = []
+            last = 0
+            for fields in csv_reader(lines, _dialect(self.fmt)):
+                start, last = last + 1, lines.count
+                if not fields or not any(fields):
+                    continue
+                if len(fields) != width:
+                    self._python_bad_row(fields, width, self.fmt.skip_rows + self.fmt.header_lines + start)
+                    continue
+                chunk.append([f.strip() or None for f in fields[: len(names)]])
+                if len(chunk) >= PYTHON_BATCH_ROWS:
+                    yield self._typed(chunk, names)
+                    chunk = []
+            if chunk:
+                yield self._typed(chunk, names)
+
+    def _python_bad_row(self, fields: list[str], width: int, line: int) -> None:
+        reject = Reject(f"expected {width} fields, found {len(fields)}", line=line, raw=self.fmt.delimiter.join(fields))
+        if not self.policy.reject_rows:
+            raise BadInputError(reject.reason, Where(file=self.path, line=line))
+        self._reject([reject])
+
+    def _typed(self, chunk: list[list[str | None]], names: list[str]) -> pa.RecordBatch:
+        texts = pa.RecordBatch.from_pydict({n: [row[i] for row in chunk] for i, n in enumerate(names)},
+                                           schema=pa.schema([(n, pa.string()) for n in names]))
+        if self.policy.reject_rows:
+            batch, rejects = split_batch(texts, self.fmt, self._good_rows)
+            self._good_rows += texts.num_rows
+            self._reject(rejects)
+        else:
+            batch = self._convert(texts, cast_all=True)
+        self.rows += batch.num_rows
+        return batch
+
+    def _convert(self, batch: pa.RecordBatch, cast_all: bool = False) -> pa.RecordBatch:
+        """Locale-format columns arrive as text; the first value that does not convert fails the file."""
+        arrays = []
+        for i, col in enumerate(self.fmt.columns):
+            try:
+                arrays.append(cast(batch.column(i), col) if cast_all else convert_column(batch.column(i), col, i))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                index = failing(batch.column(i), col)[0]
+                data_row = self.rows + index + 1
+                line, fields = record_at(self.path, self.fmt, data_row_to_record(self.fmt, data_row))
+                raise ValueTypeError(f"value is not a valid {col.type} in format {col.parse}",
+                                     Where(file=self.path, line=line, column=col.name,
+                                           value=fields[i] if fields and i < len(fields) else None)) from None
+        return pa.RecordBatch.from_arrays(arrays, schema=self.fmt.arrow_schema())
+
+    def _bad_row(self, row: Any) -> str:
+        width = len(self.fmt.columns) + len(self.fmt.extra_columns)
+        line = self.fmt.skip_rows + self.fmt.header_lines + row.number if row.number else None
+        try:
+            self._reject([Reject(f"expected {width} fields, found {row.actual_columns}", line=line, raw=row.text)])
+        except BadInputError:
+            return "error"  # pyarrow stops; _batches raises self.error
+        return "skip"
+
+    def _reject(self, rejects: list[Reject]) -> None:
+        self.rejects += rejects
+        self.rows += len(rejects)
+        if self.policy.over_limit(len(self.rejects), self.rows, final=False) and not self.error:
+            self.error = self._too_many()
+            raise self.error
+
+    def _too_many(self) -> BadInputError:
+        locate_rejects(self.path, self.fmt, self.rejects)
+        first = self.rejects[0]
+        limit = self.policy.max_rejects
+        allowed = f"{limit:g} allowed" if limit >= 1 else f"{limit:.2%} of rows allowed"
+        return BadInputError(f"{len(self.rejects)} bad rows ({allowed}); nothing loaded. First: {first.reason}",
+                             Where(file=self.path, line=first.line, column=first.column, value=first.value))
+
+
+def convert_column(arr: pa.Array, col: Column, index: int = 0) -> pa.Array:
+    return convert(arr, col.type.kind, col.parse, col.type.arrow()) if col.parse else arr
+
+
+def strip_nul(batch: pa.RecordBatch) -> pa.RecordBatch:
+    arrays = [pc.replace_substring(a, "\x00", "") if pa.types.is_string(a.type) else a for a in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+
+
+def locate_rejects(path: str, fmt: FileFormat, rejects: list[Reject]) -> None:
+    with open_text(path, fmt) as text:
+        locate(text, fmt, rejects)
+
+
+def open_text(path: str, fmt: FileFormat, rows: bool = False) -> io.TextIOWrapper:
+    """The table's text from its first line (or first data row), decoded."""
+    start = fmt.rows_offset if rows else fmt.data_offset
+    codec = reader_codec(fmt.encoding, fmt.bom) if start == 0 else fmt.encoding.replace("-sig", "")
+    raw = _Window(path, start, os.path.getsize(path) - (fmt.trailer_bytes if rows else 0))
+    return io.TextIOWrapper(io.BufferedReader(raw), encoding=codec, errors="replace", newline="")
 
 
 _ROW_IN_ERROR = re.compile(r"Row #(\d+)")
@@ -89,16 +278,16 @@ def locate_arrow_error(path: str, fmt: FileFormat, message: str) -> BadInputErro
     reason = _reason(first, fmt, index)
     if record is None:
         return BadInputError(reason, Where(file=path))
-    line, fields = record_at(path, fmt, record)
+    line, fields = record_at(path, fmt, record + (1 if fmt.has_header else 0))  # pyarrow starts after the header
     column = fmt.columns[index].name if index is not None and index < len(fmt.columns) else None
     value = fields[index] if index is not None and fields is not None and index < len(fields) else None
-    return BadInputError(reason, Where(file=path, line=line, column=column, value=value))
+    kind = ValueTypeError if column is not None and "UTF8" not in first else BadInputError
+    return kind(reason, Where(file=path, line=line, column=column, value=value))
 
 
 def _first_error(path: str, fmt: FileFormat) -> str | None:
     try:
-        for _ in pacsv.open_csv(path, read_options=read_options(fmt, use_threads=False),
-                                parse_options=parse_options(fmt), convert_options=convert_options(fmt)):
+        for _ in open_csv(path, fmt, use_threads=False):
             pass
     except pa.ArrowInvalid as e:
         return str(e)
@@ -108,6 +297,8 @@ def _first_error(path: str, fmt: FileFormat) -> str | None:
 def _reason(message: str, fmt: FileFormat, index: int | None) -> str:
     if "invalid UTF8" in message:
         return "the text is not valid UTF-8"
+    if "straddl" in message:
+        return "a row is longer than the read block; raise load.block_size (bytes) above the longest row"
     m = re.search(r"Expected (\d+) columns, got (\d+)", message)
     if m:
         return f"expected {m.group(1)} fields, found {m.group(2)}"
@@ -118,23 +309,42 @@ def _reason(message: str, fmt: FileFormat, index: int | None) -> str:
 
 
 def record_at(path: str, fmt: FileFormat, record: int) -> tuple[int | None, list[str] | None]:
-    """Physical start line and fields of the 1-based `record` (header and skipped rows count)."""
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = csv.reader(f, delimiter=fmt.delimiter, quotechar=fmt.quotechar, doublequote=True, strict=False)
+    """Physical line and fields of the 1-based `record`, counted from the table's first line."""
+    with open_text(path, fmt) as text:
+        lines = _Lines(text)
         seen, last_line = 0, 0
-        for row in reader:
-            start, last_line = last_line + 1, reader.line_num
+        for row in csv_reader(lines, _dialect(fmt)):
+            start, last_line = last_line + 1, lines.count
             if not row:
                 continue
             seen += 1
             if seen == record:
-                return start, row
+                return fmt.skip_rows + start, row
     return None, None
 
 
+class _Lines:
+    """Counts physical lines as csv.reader consumes them ('\r', '\n' and '\r\n' each end one)."""
+
+    def __init__(self, f: io.TextIOWrapper):
+        self.f, self.count = f, 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.f)
+        self.count += 1
+        return line
+
+
+def _dialect(fmt: FileFormat) -> Dialect:
+    return Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar, fmt.skipinitialspace)
+
+
 def data_row_to_record(fmt: FileFormat, data_row: int) -> int:
-    """A database counts data rows from 1; the file also has skipped lines and a header."""
-    return data_row + fmt.skip_rows + (1 if fmt.has_header else 0)
+    """A database counts data rows from 1; the table's first line may be a header."""
+    return data_row + (1 if fmt.has_header else 0)
 
 
 def sha256_of(path: str) -> str:

@@ -14,11 +14,10 @@ import re
 from dataclasses import dataclass
 
 from .config import RouteSettings
-from .errors import BadInputError, ConfigError
+from .errors import BadInputError, ConfigError, LoaderError
 from .naming import check_identifier, table_from_filename
 
 MODES = ("fullload", "append")  # the same as load.MODES; load.py is not imported by the supervisor
-BAD_ROWS = ("fail",)
 # temporary names written by copy tools, editors and uploaders: never picked
 _TEMPORARY = re.compile(r"(?i)^(\.|~\$|~).*|.*(\.tmp|\.part|\.partial|\.crdownload|\.swp|~)$")
 _DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
@@ -45,8 +44,15 @@ def check_route(route: RouteSettings) -> None:
         raise ConfigError("root is missing: the folder holding inbox/")
     if route.mode not in MODES:
         raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(MODES)}")
-    if route.bad_rows not in BAD_ROWS:
-        raise ConfigError(f"bad_rows {route.bad_rows!r}: only {', '.join(BAD_ROWS)} is supported for now")
+    from .rejects import POLICIES, parse_max_rejects
+
+    if route.bad_rows and route.bad_rows not in POLICIES:
+        raise ConfigError(f"bad_rows {route.bad_rows!r} is not one of {', '.join(POLICIES)}")
+    if route.max_rejects:
+        try:
+            parse_max_rejects(route.max_rejects, "max_rejects")
+        except LoaderError as e:
+            raise ConfigError(e.reason) from None
     for key in ("schema", "table"):
         value = getattr(route, key)
         if value:

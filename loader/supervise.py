@@ -282,7 +282,7 @@ class Supervisor:
         svc = self.settings.service
         return Job(str(item.claimed), item.route.root, item.route.name, item.dest.schema, item.dest.table,
                    item.dest.mode, self.settings, attempt=item.attempt, last_try=item.attempt >= svc.retry_max,
-                   recovered=item.recovered)
+                   recovered=item.recovered, bad_rows=item.route.bad_rows, max_rejects=item.route.max_rejects)
 
     # -- memory governor -------------------------------------------------------------------------
     def _memory_allows(self) -> bool:

@@ -21,7 +21,7 @@ TRACKING_COLUMNS: list[tuple[str, str]] = [
     ("rows_rejected", "bigint"), ("backup_table", "text"), ("detected_format", "text"),
     ("started_at", "timestamp"), ("finished_at", "timestamp"), ("read_seconds", "float"),
     ("seconds", "float"), ("host", "text"), ("pid", "bigint"), ("error", "text"),
-    ("error_line", "bigint"), ("error_column", "text"),
+    ("error_line", "bigint"), ("error_column", "text"), ("rejects_file", "text"),
 ]
 TRACKING_TABLE = "loader_files"
 STATUSES = ("loading", "loaded", "failed", "duplicate")
@@ -60,6 +60,7 @@ class LoadRecord:
     error: str | None = None
     error_line: int | None = None
     error_column: str | None = None
+    rejects_file: str | None = None
 
     @property
     def file_name(self) -> str:

@@ -44,6 +44,8 @@ class Job:
     last_try: bool = False  # a transient failure now fails the file instead of asking for a retry
     recovered: bool = False  # claimed before (crash, retry): look for an earlier outcome first
     in_place: bool = False  # backfill: load without moving the file
+    bad_rows: str = ""  # the route's bad-row policy; empty = load.bad_rows
+    max_rejects: str = ""
 
 
 @dataclass
@@ -56,11 +58,23 @@ class Outcome:
     pid: int = dataclasses.field(default_factory=os.getpid)
 
 
-def route_settings(settings: Settings, schema: str) -> Settings:
-    """The route's schema becomes the publish schema (load_file publishes into schemas.ref)."""
-    if schema == settings.schemas.ref:
-        return settings
-    return dataclasses.replace(settings, schemas=dataclasses.replace(settings.schemas, ref=schema))
+def route_settings(settings: Settings, schema: str, bad_rows: str = "", max_rejects: str = "") -> Settings:
+    """The route's schema becomes the publish schema (load_file publishes into schemas.ref), and its
+    bad-row policy the load's."""
+    load = settings.load
+    if bad_rows or max_rejects:
+        load = dataclasses.replace(load, bad_rows=bad_rows or load.bad_rows,
+                                   max_rejects=max_rejects or load.max_rejects)
+    return dataclasses.replace(settings, schemas=dataclasses.replace(settings.schemas, ref=schema), load=load)
+
+
+def rejects_dir(root: str, path: Path) -> str:
+    """<root>/rejects/, or <root>/rejects/<claim id>/ when <name>.rejects.csv is already taken there:
+    rejects of an earlier file with the same name are never overwritten."""
+    base = os.path.join(root, "rejects")
+    if not os.path.lexists(os.path.join(base, path.name + ".rejects.csv")):
+        return base
+    return os.path.join(base, path.parent.name)
 
 
 def process(job: Job) -> Outcome:
@@ -86,7 +100,7 @@ def _claimed(job: Job) -> Outcome:
         refused = folders.refusal(job.root, str(path))
         if refused:
             return _fail(job, path, None, f"{path.name}: refused: {refused}")
-        settings = route_settings(job.settings, job.schema)
+        settings = route_settings(job.settings, job.schema, job.bad_rows, job.max_rejects)
         if job.recovered:
             earlier = _reconcile(job, settings)
             if isinstance(earlier, Outcome):
@@ -95,8 +109,9 @@ def _claimed(job: Job) -> Outcome:
                 dst = folders.archive(job.root, path, _today())
                 return Outcome(job.path, "archived", moved_to=str(dst), reason=f"already {earlier['status']} "
                                f"(load {earlier['load_id']}); archived without loading again")
-        result = load_file(LoadRequest(str(path), job.table, job.mode, route=job.route), settings)
-        return _after_load(job, path, result)
+        request = LoadRequest(str(path), job.table, job.mode, route=job.route,
+                              rejects_dir=rejects_dir(job.root, path))
+        return _after_load(job, path, load_file(request, settings))
     finally:
         os.close(fd)
 
@@ -192,7 +207,7 @@ def _where(job: Job, result: LoadResult | None, reason: str) -> tuple[int | None
 
 def _in_place(job: Job) -> Outcome:
     """Backfill: the file stays where it is; a file already loaded from this path is skipped."""
-    settings = route_settings(job.settings, job.schema)
+    settings = route_settings(job.settings, job.schema, job.bad_rows, job.max_rejects)
     try:
         target = open_target(settings)
         try:

@@ -60,6 +60,7 @@ def test_a_fixed_table_wins() -> None:
     ('[[routes]]\nroot="/r"\ntable_regex="(?P<tbl>x)"\n', "unknown named groups"),
     ('[[routes]]\nroot="/r"\ncolour="red"\n', r"unknown key routes\[1\]\.colour"),
     ('[[routes]]\nroot="/r"\n[[routes]]\nroot="/s"\nname="route1"\n', "used twice"),
+    ('[[routes]]\nroot="/r"\nbad_rows="skip"\n', "bad_rows 'skip' is not one of"),
     ('[service]\nworkers=0\n', "service.workers must be >= 1"),
     ('[service]\nlog_format="xml"\n', "service.log_format"),
 ])

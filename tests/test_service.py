@@ -268,3 +268,23 @@ def test_a_worker_over_its_memory_share_is_stopped_and_the_file_fails_with_the_r
     details = json.loads((root / "failed" / "big.csv.error.json").read_text())
     assert "exceeded its memory share" in details["reason"] and details["attempts"] == 2
     assert "big" not in db.tables("ref") and db.staging_leftovers() == []
+
+
+def test_a_route_that_rejects_rows_loads_the_good_ones_and_keeps_the_bad(tmp_path: Path, db: Db) -> None:
+    if db.kind != "sqlite":
+        pytest.skip("route behaviour: one database is enough")
+    root = tmp_path / "drop"
+    (root / "inbox").mkdir(parents=True)
+    cfg = tmp_path / "loader.toml"
+    cfg.write_text(f'[[routes]]\nname = "lenient"\nroot = "{root}"\nbad_rows = "reject_rows"\nmax_rejects = "5"\n')
+    for n in (1, 2):  # the same name twice: the second rejects file must not replace the first
+        (root / "inbox" / "prices.csv").write_text("id,price\n" + "".join(f"{i},{i}.5\n" for i in range(20))
+                                                   + f"x{n},1.5\n")
+        svc = Service(db, root, "--config", str(cfg), "--once", "--workers", "1", "--stable", "0",
+                      env={"LOADER_LOAD__SAMPLE_ROWS": "5"})
+        with svc:
+            assert svc.proc is not None and svc.proc.wait(timeout=60) == 0, svc.log()
+    assert db.query("SELECT count(*) FROM ref.prices") == [(20,)]
+    rejects = sorted((root / "rejects").rglob("prices.csv.rejects.csv"))
+    assert len(rejects) == 2 and {"x1" in p.read_text() or "x2" in p.read_text() for p in rejects} == {True}
+    assert sorted(archived(root)) == ["prices.csv", "prices_2.csv"]

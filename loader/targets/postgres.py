@@ -27,7 +27,7 @@ from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
 from .base import SUMMARY_KEYS, PublishPlan, RowLocator, backups_to_drop, free_backup_name, stage_suffixes, summary_sql
 
 _DDL = {"bigint": "bigint", "float": "double precision", "boolean": "boolean", "date": "date",
-        "timestamp": "timestamp", "text": "text"}
+        "timestamp": "timestamp", "timestamptz": "timestamptz", "text": "text"}
 _TRACK_DDL = {"key": "text PRIMARY KEY", "text": "text", "bigint": "bigint", "float": "double precision",
               "timestamp": "timestamp"}
 # SQLSTATEs that mean "try again later", not "the data is wrong".
@@ -74,7 +74,8 @@ def logical_type(data_type: str, precision: int | None, scale: int | None) -> Co
         return ColumnType("decimal", precision, scale or 0)
     return ColumnType({"bigint": "bigint", "integer": "bigint", "smallint": "bigint", "double precision": "float",
                        "real": "float", "boolean": "boolean", "date": "date",
-                       "timestamp without time zone": "timestamp"}.get(data_type, "text"))
+                       "timestamp without time zone": "timestamp",
+                       "timestamp with time zone": "timestamptz"}.get(data_type, "text"))
 
 
 def lock_key(schema: str, table: str) -> int:
@@ -112,6 +113,9 @@ class PostgresTarget:
             for schema in dict.fromkeys(self.schemas.values()):
                 self._run(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
             self._run(f"CREATE TABLE IF NOT EXISTS {self.track} ({cols})")
+            for name, kind in TRACKING_COLUMNS:  # columns added by newer versions of loader
+                self._run(f"ALTER TABLE {self.track} ADD COLUMN IF NOT EXISTS {quote(name)} {_TRACK_DDL[kind]}"
+                          if kind != "key" else "SELECT 1")
             self._run(f"CREATE INDEX IF NOT EXISTS loader_files_table ON {self.track} "
                       "(schema_name, table_name, status)")
 

@@ -43,7 +43,7 @@ from .base import (
 )
 
 _DDL = {"bigint": "INTEGER", "float": "REAL", "boolean": "BOOLEAN", "date": "DATE",
-        "timestamp": "TIMESTAMP", "text": "TEXT"}
+        "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ", "text": "TEXT"}
 # Decimals are stored as exact text: SQLite's NUMERIC affinity would round them to 15 digits.
 # The declared name contains TEXT, which gives TEXT affinity, and keeps (p,s) visible.
 _DECIMAL = re.compile(r"^DECIMAL_TEXT\((\d+),(\d+)\)$")
@@ -121,6 +121,11 @@ class SqliteTarget:
     def ensure_ready(self) -> None:
         cols = ", ".join(f"{quote(n)} {_TRACK_DDL[k]}" for n, k in TRACKING_COLUMNS)
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS main.{quote(TRACKING_TABLE)} ({cols})")
+        have = {r[1] for r in self.conn.execute(f"PRAGMA main.table_info({quote(TRACKING_TABLE)})")}
+        for name, kind in TRACKING_COLUMNS:  # columns added by newer versions of loader
+            if name not in have:
+                table = f"main.{quote(TRACKING_TABLE)}"
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {quote(name)} {_TRACK_DDL[kind]}")
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS main.loader_files_table ON {quote(TRACKING_TABLE)}"
                           " (schema_name, table_name, status)")
 

@@ -1,0 +1,150 @@
+"""Which delimiter, quote and escape character make a text sample look most like a table.
+
+The method is CleverCSV's data-consistency measure (van den Burg et al., 2019): parse the
+sample with every plausible dialect and score each parse by how regular its rows are
+(pattern score) times how many of its cells look like typed values (type score). A dialect
+that splits inside words or merges columns produces irregular rows of untyped cells and
+loses. Pure logic over a string: no I/O here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+csv.field_size_limit(2**31 - 1)  # a 1 MB field is data, not an error
+
+# Common delimiters first: on a tie, the earlier one wins.
+DELIMITERS = [",", ";", "\t", "|", ":", "^", "~", "#", "/", " "]
+QUOTES = ['"', "'", ""]
+SNIFF_CHARS = 64 * 1024  # enough rows to see the pattern; scoring every dialect stays ~50 ms
+SNIFF_ROWS = 300
+_EPS = 1e-3
+
+# Cells that look like a value of some type, not free text (CleverCSV's "known types", trimmed).
+_TYPED = re.compile(
+    r"""^\s*(?:
+      |[-+]?(?:\d+|\d{1,3}(?:[,.' ]\d{3})+)(?:[.,]\d+)?(?:[eE][-+]?\d+)?\s*%?        # numbers, 1,234.5, 12%
+      |[-+]?[.,]\d+(?:[eE][-+]?\d+)?
+      |[$€£¥]\s*[-+]?\d[\d,.' ]*|[-+]?\d[\d,.' ]*\s*[$€£¥]                           # currency
+      |\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?
+          (?:Z|[-+]\d{2}:?\d{2})?)?                                                     # dates, datetimes
+      |\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?                          # times
+      |(?i:true|false|yes|no|y|n|t|f|null|none|nan|n/?a|-)                              # flags, missing
+      |(?:https?|ftp)://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+                         # urls, emails
+      |[^\W_][\w .'-]*                                                                  # words, names, codes
+    )\s*$""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    delimiter: str
+    quotechar: str  # "" when the file uses no quoting
+    escapechar: str | None = None
+    skipinitialspace: bool = False  # "a , b": hand-edited files put spaces around delimiters
+
+
+def reader(text: str, d: Dialect) -> Iterator[list[str]]:
+    return csv_reader(io.StringIO(text, newline=""), d)
+
+
+def csv_reader(lines: Iterable[str], d: Dialect) -> Iterator[list[str]]:
+    """Python's csv reader configured for a dialect; a delimiter of '' means one column."""
+    delimiter = d.delimiter or "\x1f"  # a unit separator never seen in text: one field per line
+    if d.quotechar:
+        return csv.reader(lines, delimiter=delimiter, quotechar=d.quotechar, escapechar=d.escapechar,
+                          doublequote=d.escapechar is None, strict=False, skipinitialspace=d.skipinitialspace)
+    return csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE, escapechar=d.escapechar,
+                      skipinitialspace=d.skipinitialspace)
+
+
+def sniff(text: str) -> Dialect:
+    """The dialect with the best consistency score over the head of `text`."""
+    head = _head(text)
+    best, best_score = Dialect(",", '"'), -1.0
+    for rank, d in enumerate(candidates(head)):
+        score = consistency(head, d) * (1 - rank * 1e-6)  # earlier candidates win exact ties
+        if score > best_score:
+            best, best_score = d, score
+    if best.quotechar == "" and '"' not in head:
+        best = Dialect(best.delimiter, '"', best.escapechar, best.skipinitialspace)  # nothing quoted
+    if best.quotechar and best.escapechar is None and _backslash_escaped(head, best.quotechar):
+        best = Dialect(best.delimiter, best.quotechar, "\\", best.skipinitialspace)
+    return best
+
+
+def _backslash_escaped(head: str, quote: str) -> bool:
+    """\\" inside quoted values and never a doubled quote: MySQL/PHP-style escaping."""
+    escaped = len(re.findall(re.escape("\\" + quote) + r"(?=[^\s" + re.escape(quote) + r"])", head))
+    doubled = len(re.findall(r"(?<=[^\s,;|\t\\])" + re.escape(quote * 2), head))
+    return escaped > 0 and doubled == 0
+
+
+def _head(text: str) -> str:
+    head = text[:SNIFF_CHARS]
+    cut = head.rfind("\n")
+    return head[: cut + 1] if cut > 0 and len(text) > SNIFF_CHARS else head
+
+
+def candidates(head: str) -> list[Dialect]:
+    present = set(head)
+    delimiters = [d for d in DELIMITERS if d in present]
+    odd = Counter(head)
+    delimiters += [c for c, _ in Counter({c: n for c, n in odd.items() if _odd_delimiter(c)}).most_common(3)]
+    quotes = [q for q in QUOTES if q in ('"', "") or q in present]  # '"' first: it wins ties
+    escapes: list[str | None] = [None, "\\"] if "\\" in present else [None]
+    out = [Dialect(d, q, e) for d in delimiters for q in quotes for e in escapes if d != q]
+    lines = head.count("\n") + 1
+    spaced = [d for d in delimiters if d not in " \t" and head.count(d + " ") >= lines]
+    out += [Dialect(d, q, e, True) for d in spaced for q in quotes for e in escapes if d != q]
+    return out + [Dialect("", q) for q in quotes]  # a single column is a dialect too
+
+
+def _odd_delimiter(ch: str) -> bool:
+    return (ch.isprintable() and not ch.isalnum() and ch not in DELIMITERS
+            and ch not in "\"'\\ .-_()[]{}@+=&*!?%$€£" and ord(ch) < 128)
+
+
+def consistency(head: str, d: Dialect) -> float:
+    rows = parse(head, d, SNIFF_ROWS)
+    if not rows:
+        return 0.0
+    return pattern_score(rows, single=not d.delimiter) * type_score(rows)
+
+
+def parse(text: str, d: Dialect, limit: int) -> list[list[str]]:
+    out: list[list[str]] = []
+    try:
+        for row in reader(text, d):
+            if row:
+                out.append(row)
+            if len(out) >= limit:
+                break
+    except csv.Error:
+        return out
+    return out
+
+
+def pattern_score(rows: list[list[str]], single: bool = False) -> float:
+    """Regular rows with many cells score high; every distinct row length costs.
+
+    A single-column parse is scored like two columns: then it wins only on its type score,
+    i.e. when whole lines are values (timestamps, decimal commas) that a split would break.
+    """
+    lengths = Counter(len(r) for r in rows)
+    total = sum(n * (0.5 if single else max(_EPS, length - 1) / length) for length, n in lengths.items())
+    return total / len(lengths)
+
+
+def type_score(rows: list[list[str]]) -> float:
+    cells = [c for r in rows for c in r]
+    if not cells:
+        return _EPS
+    typed = sum(1 for c in cells if _TYPED.match(c))
+    return max(_EPS, typed / len(cells))

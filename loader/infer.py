@@ -1,0 +1,188 @@
+"""Column types from sampled values: the narrowest type that every value fits exactly.
+
+Pure logic. Conservative on purpose: a column becomes typed only when every sampled value
+parses as that type the way the reader will parse it, so codes with leading zeros, phone
+numbers and ambiguous values stay text rather than being silently damaged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+
+from .coltypes import TEXT, ColumnType
+from .formats import DateGuess, NumberGuess
+
+TRUE_VALUES = ["true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "t", "T"]
+FALSE_VALUES = ["false", "False", "FALSE", "no", "No", "NO", "n", "N", "f", "F"]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Decimal columns get headroom in the integer part: numeric(18,s) costs the same storage
+# as numeric(9,s) in all three databases and saves a failed load when a larger value comes.
+DECIMAL_MIN_PRECISION = 18
+_ORDER = ("boolean", "bigint", "date", "decimal", "float", "timestamp", "timestamptz")
+
+_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
+_DEC = re.compile(r"^-?(0|[1-9][0-9]*)\.([0-9]+)$")
+_FLOAT = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?[eE][+-]?[0-9]+$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_TS = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,6})?"
+                 r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
+
+
+@dataclass
+class Guess:
+    """Per-column evidence: the kinds still possible, and decimal digits seen."""
+
+    kinds: set[str] = field(default_factory=lambda: set(_ORDER))
+    int_digits: int = 1
+    scale: int = 0
+    seen: int = 0
+
+    def observe(self, value: str) -> None:
+        if value == "":
+            return
+        self.seen += 1
+        if not self.kinds:
+            return
+        self.kinds &= kinds_of(value)
+        m = _DEC.match(value) or _INT.match(value)
+        if m and {"decimal", "bigint"} & self.kinds:
+            self.int_digits = max(self.int_digits, len(m.group(1)))
+            if m.re is _DEC:
+                self.scale = max(self.scale, len(m.group(2)))
+
+    def result(self) -> ColumnType:
+        """The narrowest type every sampled value fits, in a fixed order of preference."""
+        for kind in _ORDER:
+            if kind not in self.kinds or not self.seen:
+                continue
+            if kind != "decimal":
+                return ColumnType(kind)
+            needed = self.int_digits + self.scale
+            if needed > 38:
+                return TEXT  # a float would round it: keep every digit
+            return ColumnType("decimal", min(38, max(needed, DECIMAL_MIN_PRECISION)), self.scale)
+        return TEXT
+
+
+def kinds_of(value: str) -> set[str]:
+    kinds: set[str] = set()
+    if value in TRUE_VALUES or value in FALSE_VALUES:
+        kinds.add("boolean")
+    if _INT.match(value):
+        # beyond int64 it is an identifier (card or account number), not a quantity: text
+        if INT64_MIN <= int(value) <= INT64_MAX:
+            kinds |= {"bigint", "decimal", "float"}
+    elif _DEC.match(value):
+        kinds |= {"decimal", "float"}
+    elif _FLOAT.match(value) and math.isfinite(float(value)):
+        kinds.add("float")  # 1e400 would load as inf: text instead
+    elif _DATE.match(value) and _valid_date(value):
+        kinds |= {"date", "timestamp"}
+    elif (m := _TS.match(value)) and _valid_timestamp(m):
+        kinds.add("timestamptz" if m.group(6) else "timestamp")
+    return kinds
+
+
+def is_typed(value: str) -> bool:
+    """A number, date, time or flag: what a header cell is not."""
+    return bool(kinds_of(value) - {"boolean"})
+
+
+def _valid_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _valid_timestamp(m: re.Match[str]) -> bool:
+    return _valid_date(m.group(1)) and int(m.group(2)) < 24 and int(m.group(3)) < 60 and int(m.group(4)) < 60
+
+
+@dataclass
+class Inferred:
+    type: ColumnType
+    parse: str | None = None  # locale format, converted by the reader
+    note: str | None = None  # why a column that looked typed stays text
+
+
+def infer_types(rows: list[list[str]], width: int, delimiter: str = ",") -> list[Inferred]:
+    """Types per column; a number or date convention one column decides applies to the ambiguous others."""
+    columns = [[r[j] for r in rows if j < len(r)] for j in range(width)]
+    first = [infer_column(values) for values in columns]
+    numbers = {i.parse for i in first if i.parse in ("decimal_comma", "thousands_comma")}
+    dates = {"dmy" if i.parse.startswith("%d") else "mdy" for i in first if i.parse and i.parse.startswith("%")}
+    prefer_number = numbers.pop() if len(numbers) == 1 else _DELIMITER_CONVENTION.get(delimiter)
+    prefer_date = dates.pop() if len(dates) == 1 else None
+    return [infer_column(values, prefer_number, prefer_date) if i.note else i for values, i in zip(columns, first)]
+
+
+# Where no column decides: a semicolon file is a decimal-comma locale's CSV (that is why Excel
+# writes semicolons there); a comma file quotes "1,234" only as a thousands group.
+_DELIMITER_CONVENTION = {";": "decimal_comma", ",": "thousands_comma"}
+
+
+def infer_column(values: list[str], prefer_number: str | None = None, prefer_date: str | None = None) -> Inferred:
+    """ISO and plain values first; then locale numbers and dates, only when the data decides."""
+    present = [v for v in dict.fromkeys(values) if v != ""]  # each distinct value once: codes repeat
+    guess = Guess()
+    for v in present:
+        guess.observe(v)
+        if not guess.kinds:
+            break  # text: no later value can make it typed
+    plain = guess.result()
+    if plain != TEXT or not present:
+        return Inferred(plain)
+    numbers = NumberGuess()
+    if all(numbers.observe(v) for v in present) and numbers.deciding:
+        convention = numbers.convention(prefer_number)
+        if convention is None:
+            return Inferred(TEXT, note="numbers read both as 1,234.5 and 1.234,5: kept as text")
+        digits, scale = numbers.size(convention)
+        if digits + scale > 38:
+            return Inferred(TEXT)
+        if scale == 0 and digits <= 18:
+            return Inferred(ColumnType("bigint"), convention)
+        return Inferred(ColumnType("decimal", min(38, max(digits + scale, DECIMAL_MIN_PRECISION)), scale), convention)
+    dates = DateGuess()
+    if all(dates.observe(v) and _real_date(v, dates) for v in present):
+        pattern = dates.pattern(prefer_date)
+        if pattern is None:
+            return Inferred(TEXT, note="dates with every day <= 12: day/month order unknown, kept as text")
+        return Inferred(ColumnType("timestamp" if dates.time else "date"), pattern)
+    return Inferred(TEXT)
+
+
+def _real_date(value: str, dates: DateGuess) -> bool:
+    parts = re.split(r"[/.\- T:]", value)
+    a, b, y = int(parts[0]), int(parts[1]), int(parts[2])
+    ok_dmy = _is_date(y, b, a)
+    ok_mdy = _is_date(y, a, b)
+    dates.dmy &= ok_dmy
+    dates.mdy &= ok_mdy
+    return ok_dmy or ok_mdy
+
+
+def _is_date(y: int, m: int, d: int) -> bool:
+    try:
+        dt.date(y, m, d)
+        return True
+    except ValueError:
+        return False
+
+
+def widen(old: ColumnType, value: str) -> ColumnType:
+    """The narrowest type holding both the old column and a value that did not fit it."""
+    kinds = kinds_of(value)
+    m = _DEC.match(value) or _INT.match(value)
+    if old.kind in ("bigint", "decimal") and m:
+        scale = max(old.scale or 0, len(m.group(2)) if m.re is _DEC else 0)
+        integer = max(19 if old.kind == "bigint" else (old.precision or 0) - (old.scale or 0), len(m.group(1)))
+        return ColumnType("decimal", integer + scale, scale) if integer + scale <= 38 else TEXT
+    if old.kind == "date" and "timestamp" in kinds:
+        return ColumnType("timestamp")
+    return TEXT

@@ -1,0 +1,175 @@
+"""Bad rows: the policy, finding them precisely, and the rejects file a user fixes and re-drops.
+
+Two kinds of bad row. A row with too many or too few fields is caught by pyarrow's parser
+(its invalid-row handler) with its physical row number and text. A value that does not fit
+its column is caught per batch: under `reject_rows` the typed columns are read as text and
+cast here, and the rows whose cast fails are set aside with the column, value and reason;
+the rest of the batch goes on. Line numbers and original text of those rows are found by
+one pass over the file at the end, only when there are rejects.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .coltypes import Column, FileFormat
+from .dialect import Dialect, csv_reader
+from .errors import BadInputError, ConfigError, Where, shorten
+from .formats import convert, to_bool
+
+POLICIES = ("reject_file", "reject_rows")
+TYPE_MISMATCH = ("reject", "widen")
+
+
+@dataclass(frozen=True)
+class RowPolicy:
+    """What a bad row does. reject_file: the first one fails the file (reference data)."""
+
+    bad_rows: str = "reject_file"
+    max_rejects: float = 0  # >= 1: a count; < 1: a ratio of the rows read; 0: none allowed
+    type_mismatch: str = "reject"  # widen: a value that does not fit widens its column (re-read)
+
+    @property
+    def reject_rows(self) -> bool:
+        return self.bad_rows == "reject_rows"
+
+    def over_limit(self, rejects: int, rows_read: int, final: bool) -> bool:
+        if self.max_rejects >= 1:
+            return rejects > self.max_rejects
+        if not final:
+            return False  # a ratio can only be judged on the whole file
+        return rejects > self.max_rejects * rows_read
+
+
+def parse_max_rejects(value: str | float | int, source: str = "load.max_rejects") -> float:
+    """'100' or 100 -> a count; '1%' or 0.01 -> a ratio."""
+    text = str(value).strip()
+    try:
+        number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ConfigError(f"{source}: expected a count (100) or a ratio (0.01 or 1%), got {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{source}: must be >= 0, got {value!r}")
+    return number
+
+
+@dataclass
+class Reject:
+    reason: str
+    line: int | None = None
+    column: str | None = None
+    value: str | None = None
+    raw: str | None = None
+    data_row: int | None = None  # 0-based among well-formed rows, until located
+
+    def describe(self, file: str) -> str:
+        return str(BadInputError(self.reason, Where(file=file, line=self.line, column=self.column, value=self.value)))
+
+
+def split_batch(batch: pa.RecordBatch, fmt: FileFormat, first_row: int) -> tuple[pa.RecordBatch, list[Reject]]:
+    """Cast a batch read as text to the columns' types; rows that do not cast are set aside."""
+    bad: dict[int, Reject] = {}
+    for i, col in enumerate(fmt.columns):
+        if col.type.kind == "text" and not col.parse:
+            continue
+        for index in failing(batch.column(i), col):
+            value = batch.column(i)[index].as_py()
+            bad.setdefault(index, Reject(f"value is not a valid {col.type}", column=col.name,
+                                         value=value, data_row=first_row + index))
+    if bad:
+        keep = pa.array([i not in bad for i in range(batch.num_rows)])
+        batch = batch.filter(keep)
+    arrays = [cast(batch.column(i), c) for i, c in enumerate(fmt.columns)]
+    return pa.RecordBatch.from_arrays(arrays, schema=fmt.arrow_schema()), [bad[i] for i in sorted(bad)]
+
+
+def cast(arr: pa.Array, col: Column) -> pa.Array:
+    """Text to the column's type the way the CSV reader would parse it."""
+    typ = col.type.arrow()
+    if col.parse:
+        return convert(arr, col.type.kind, col.parse, typ)
+    if pa.types.is_string(arr.type) and pa.types.is_string(typ):
+        return arr
+    if pa.types.is_boolean(typ):
+        return to_bool(arr)
+    return pc.cast(arr, typ)
+
+
+def failing(arr: pa.Array, col: Column, offset: int = 0) -> list[int]:
+    """Indexes of values that do not cast: bisect, so k bad values cost about k·log(n) casts."""
+    try:
+        cast(arr, col)
+        return []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if len(arr) == 1:
+            return [offset]
+    half = len(arr) // 2
+    return failing(arr.slice(0, half), col, offset) + failing(arr.slice(half), col, offset + half)
+
+
+def locate(text: io.TextIOBase, fmt: FileFormat, rejects: list[Reject]) -> None:
+    """Fill in line and original text of rejects known only by their data row, in one pass.
+
+    `text` is the table's text from its first line (header or first row).
+    """
+    wanted = {r.data_row: r for r in rejects if r.data_row is not None and r.line is None}
+    if not wanted:
+        return
+    width = len(fmt.columns) + len(fmt.extra_columns)
+    dialect = Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar, fmt.skipinitialspace)
+    lines = _Tee(text)
+    data_row, header = -1, fmt.has_header
+    for fields in csv_reader(lines, dialect):
+        start, record_text = lines.take()
+        if not fields or not any(fields):
+            continue
+        if header:
+            header = False
+            continue
+        if len(fields) != width:
+            continue  # the parser set ragged rows aside on its own
+        data_row += 1
+        if data_row in wanted:
+            wanted[data_row].line = fmt.skip_rows + start
+            wanted[data_row].raw = record_text.rstrip("\r\n")
+            if data_row == max(wanted):
+                return
+
+
+class _Tee:
+    """Hands lines to csv.reader and keeps the text and first line number of each record."""
+
+    def __init__(self, f: io.TextIOBase):
+        self.f, self.count, self.start = f, 0, 1
+        self.buffer: list[str] = []
+
+    def __iter__(self) -> _Tee:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.f)
+        self.count += 1
+        self.buffer.append(line)
+        return line
+
+    def take(self) -> tuple[int, str]:
+        start, text = self.start, "".join(self.buffer)
+        self.buffer, self.start = [], self.count + 1
+        return start, text
+
+
+def write_rejects(path: str, rejects: list[Reject]) -> str:
+    """<name>.rejects.csv: line, column, reason, value, and the original row to fix and re-drop."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["line", "column", "reason", "value", "row"])
+        for r in rejects:
+            w.writerow([r.line or "", r.column or "", r.reason, shorten(r.value or "", 200), r.raw or ""])
+    return path

@@ -1,0 +1,42 @@
+"""Files that must end in a clear error within seconds, never a hang, a crash or a partial load."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from loader.errors import EXIT_DATA
+from loader.load import LoadRequest, load_file
+
+from .conftest import Db
+
+
+def make(path: Path, kind: str) -> None:
+    if kind == "random":
+        path.write_bytes(os.urandom(3 << 20))
+    elif kind == "one_long_line":  # stands for the 2 GB line: longer than the whole sample
+        with open(path, "wb") as f:
+            f.write(b"a,b,c\n")
+            for _ in range(12):
+                f.write(b"x" * (1 << 20))
+    elif kind == "gzip":
+        import gzip
+
+        path.write_bytes(gzip.compress(b"id,name\n" + b"1,abc\n" * 100_000))
+
+
+@pytest.mark.parametrize("kind", ["random", "one_long_line", "gzip"])
+def test_pathological_files_fail_fast_and_clearly(db: Db, tmp_path: Path, kind: str) -> None:
+    path = tmp_path / f"{kind}.csv"
+    make(path, kind)
+    started = time.monotonic()
+    result = load_file(LoadRequest(str(path), "t"), db.settings())
+    assert time.monotonic() - started < 20
+    assert result.exit_code == EXIT_DATA
+    assert result.error and str(path) in result.error
+    assert any(word in result.error for word in ("not a text file", "a row is longer than the read block"))
+    assert db.query("SELECT count(*) FROM loader_files" if db.kind == "sqlite"
+                    else "SELECT count(*) FROM loader.loader_files WHERE status = 'failed'") == [(1,)]

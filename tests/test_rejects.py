@@ -1,0 +1,83 @@
+"""Bad-row policies against the real databases: reject_file, reject_rows with a limit, widen."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from loader.errors import EXIT_DATA, EXIT_OK
+from loader.load import LoadRequest, load_file
+
+from .conftest import Db
+from .files import write_numbers
+
+
+def messy(path: Path, rows: int = 20_000) -> None:
+    """A clean file with a ragged row at line 1001 and a bad number at line 15001."""
+    write_numbers(path, rows=rows)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[1000] = "999,too,many,fields\n"
+    lines[15000] = "x15,row 14999,14999.25\n"
+    path.write_text("".join(lines))
+
+
+def load(db: Db, path: Path, **settings: object):
+    return load_file(LoadRequest(str(path), "t", "fullload", rejects_dir=str(path.parent / "rejects")),
+                     db.settings(**settings))
+
+
+def test_reject_rows_loads_the_good_rows_and_writes_the_bad_ones(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "messy.csv"
+    messy(path)
+    result = load(db, path, bad_rows="reject_rows", max_rejects="10")
+    assert result.exit_code == EXIT_OK, result.error
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (20_000, 19_998, 2)
+    assert db.query("SELECT count(*) FROM ref.t") == [(19_998,)]
+    with open(result.rejects_file, newline="") as f:
+        rejects = list(csv.DictReader(f))
+    assert [(r["line"], r["column"], r["row"]) for r in rejects] == [
+        ("1001", "", "999,too,many,fields"), ("15001", "id", "x15,row 14999,14999.25")]
+    assert "expected 3 fields, found 4" in rejects[0]["reason"]
+    assert "not a valid bigint" in rejects[1]["reason"] and rejects[1]["value"] == "x15"
+    row = db.tracking()[-1]
+    assert (row["status"], row["rows_rejected"], row["rejects_file"]) == ("loaded", 2, result.rejects_file)
+    assert row["rows_read"] == row["rows_loaded"] + row["rows_rejected"]
+
+
+def test_over_the_limit_the_whole_file_fails(db: Db, tmp_path: Path) -> None:
+    good, path = tmp_path / "good.csv", tmp_path / "messy.csv"
+    write_numbers(good, rows=5)
+    assert load(db, good).exit_code == EXIT_OK
+    messy(path)
+    result = load(db, path, bad_rows="reject_rows", max_rejects="1")
+    assert result.exit_code == EXIT_DATA
+    assert "2 bad rows (1 allowed)" in result.error and "line 1001" in result.error
+    assert db.query("SELECT count(*) FROM ref.t") == [(5,)]
+    assert Path(result.rejects_file or "").exists()
+
+
+def test_a_ratio_limit_is_judged_on_the_whole_file(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "messy.csv"
+    messy(path)
+    assert load(db, path, bad_rows="reject_rows", max_rejects="0.01%").exit_code == EXIT_OK  # 2 of 20,000
+    assert load(db, path, bad_rows="reject_rows", max_rejects="0.005%").exit_code == EXIT_DATA
+
+
+def test_widen_turns_a_column_text_instead_of_failing(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    write_numbers(path, rows=200_000, bad_at=150_000, bad_value="15O000")
+    result = load(db, path, type_mismatch="widen")
+    assert result.exit_code == EXIT_OK, result.error
+    assert result.rows_loaded == 200_000
+    assert db.query("SELECT id FROM ref.t WHERE label = 'row 149999'") == [("15O000",)]
+    fmt = db.tracking()[-1]["detected_format"]
+    assert "widened from bigint to text: line 150001" in fmt
+
+
+def test_widen_keeps_numbers_exact(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    write_numbers(path, rows=10_000, bad_at=9_000, bad_value="12345678901234567890.123")
+    result = load(db, path, type_mismatch="widen")
+    assert result.exit_code == EXIT_OK, result.error
+    value = db.query("SELECT id FROM ref.t WHERE label = 'row 8999'")[0][0]
+    assert str(value) == "12345678901234567890.123"
