@@ -288,3 +288,32 @@ def test_a_route_that_rejects_rows_loads_the_good_ones_and_keeps_the_bad(tmp_pat
     rejects = sorted((root / "rejects").rglob("prices.csv.rejects.csv"))
     assert len(rejects) == 2 and {"x1" in p.read_text() or "x2" in p.read_text() for p in rejects} == {True}
     assert sorted(archived(root)) == ["prices.csv", "prices_2.csv"]
+
+
+def test_routes_publish_into_their_own_schema(db: Db, tmp_path: Path) -> None:
+    if db.kind == "mssql":
+        pytest.skip("SQLite and PostgreSQL")
+    ref_root, sales_root = tmp_path / "ref_drop", tmp_path / "sales_drop"
+    cfg = tmp_path / "loader.toml"
+    cfg.write_text(f'[[routes]]\nname = "reference"\nroot = "{ref_root}"\n'
+                   f'[[routes]]\nname = "sales"\nroot = "{sales_root}"\nschema = "sales"\nmode = "append"\n'
+                   f'table = "orders"\n')
+    drop(ref_root, "regions.csv", rows=3)
+    drop(sales_root, "orders_20240101.csv", rows=5)
+    drop(sales_root, "orders_20240102.csv", rows=5, start=5)
+    svc = Service(db, ref_root, "--config", str(cfg), "--once", "--stable", "0", "--workers", "2")
+    with svc:
+        assert svc.proc is not None and svc.proc.wait(timeout=60) == 0, svc.log()
+    routes = {r["file_name"]: (r["route"], r["schema_name"], r["table_name"], r["mode"]) for r in tracking(db)}
+    assert routes == {"regions.csv": ("reference", "ref", "regions", "fullload"),
+                      "orders_20240101.csv": ("sales", "sales", "orders", "append"),
+                      "orders_20240102.csv": ("sales", "sales", "orders", "append")}
+    if db.kind == "sqlite":
+        import sqlite3
+
+        path = Path(db.url.split("sqlite:///", 1)[1]).with_suffix(".sales.db")
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM orders").fetchone() == (10,)
+    else:
+        assert db.query("SELECT count(*) FROM sales.orders") == [(10,)]
+    assert db.query("SELECT count(*) FROM ref.regions") == [(3,)]
