@@ -1,5 +1,5 @@
 # Two entry points that work on a fresh machine with only Python 3.11+:
-#   make run   - set up .venv and load the sample file into the embedded SQLite database
+#   make run   - set up .venv and run the service once over the sample files (embedded SQLite database)
 #   make test  - set up .venv with the test extras and run the suite (SQLite + a real PostgreSQL)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,9 +19,12 @@ $(VENV)/.test: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[postgres,test]'
 	touch $(VENV)/.base $@
 
+# cp -p keeps the files' old mtimes: they count as settled at once (no stability wait)
 run: $(VENV)/.base
-	$(BIN)/loader load data/customers.csv --table customers --mode fullload
-	$(BIN)/loader status --limit 5
+	mkdir -p data/drop/inbox
+	cp -p data/customers.csv data/samples/* data/drop/inbox/
+	$(BIN)/loader run --root data/drop --once
+	$(BIN)/loader status --root data/drop --limit 5
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest -q
@@ -31,4 +34,4 @@ lint: $(VENV)/.test
 	$(BIN)/mypy loader
 
 clean:
-	rm -rf $(VENV) data/*.db data/*.db-journal data/*.stage data/*.locks
+	rm -rf $(VENV) data/*.db data/*.db-journal data/*.stage data/*.locks data/drop

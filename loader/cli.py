@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
 import json
 import logging
 import sys
 from typing import Any
 
 from . import __version__
-from .config import Settings, load_settings, redact_url
+from .config import RouteSettings, Settings, load_settings, redact_url
 from .detect import Overrides, sniff_file
-from .errors import EXIT_OK, EXIT_USAGE, LoaderError, UsageError
+from .errors import EXIT_OK, EXIT_USAGE, ConfigError, LoaderError, UsageError
 from .load import MODES, LoadRequest, LoadResult, load_file
+from .routes import check_route, default_route
 from .targets import open_target
 
 
@@ -40,9 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_format_flags(lp)
 
-    sp = sub.add_parser("status", parents=[common], help="show the last loads from the tracking table")
+    sp = sub.add_parser("status", parents=[common], help="queued/running files, totals, throughput, the last loads")
     sp.add_argument("-n", "--limit", type=int, default=20)
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--root", action="append", default=[], help="also count the files waiting under this root")
+    sp.add_argument("--json", action="store_true", help="the last loads as a JSON list")
+    sp.add_argument("--summary", action="store_true", help="with --json: an object with folders, totals, recent")
+
+    rp = sub.add_parser("run", parents=[common], help="the service: watch the routes' inboxes and load what arrives")
+    rp.add_argument("--root", help="one folder with inbox/ (created if missing): a default route, no config needed")
+    rp.add_argument("--mode", choices=MODES, help="with --root: fullload (default) or append")
+    rp.add_argument("--once", action="store_true", help="load what is waiting, then exit (cron, a first try)")
+    _add_service_flags(rp)
+
+    bp = sub.add_parser("backfill", parents=[common], help="load trees of historical files in date order (resumable)")
+    bp.add_argument("dirs", nargs="+", metavar="DIR")
+    bp.add_argument("--route", help="take patterns, table rule and mode from this configured route")
+    bp.add_argument("--mode", choices=MODES, help="fullload (default) or append; overrides the route's")
+    bp.add_argument("--table", help="load every file into this table (default: the route's rule or the file name)")
+    bp.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    _add_service_flags(bp)
 
     dp = sub.add_parser("detect", parents=[common], help="print the detected format and column types of a file")
     dp.add_argument("file")
@@ -61,6 +80,14 @@ def _add_common_flags(p: argparse.ArgumentParser, defaults: argparse.Namespace |
                    help="database URL, e.g. sqlite:///data/loader.db or postgresql://user@host/db")
     p.add_argument("-v", "--verbose", action="store_true", default=default("verbose"),
                    help="log debug detail to stderr")
+
+
+def _add_service_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, help="processes loading at once (service.workers)")
+    p.add_argument("--poll", type=float, dest="poll_s", help="polling interval in seconds (service.poll_s)")
+    p.add_argument("--stable", type=float, dest="stable_s", help="seconds unchanged before a file is picked")
+    p.add_argument("--no-events", action="store_true", help="polling only, no native file events")
+    p.add_argument("--log-format", choices=("auto", "human", "json"), help="auto: human on a terminal, else JSON")
 
 
 def _add_format_flags(p: argparse.ArgumentParser) -> None:
@@ -86,11 +113,64 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        settings = load_settings(args.config, flags={"database.url": args.db})
-        return {"load": _cmd_load, "status": _cmd_status, "detect": _cmd_detect}[args.command](args, settings)
+        settings = load_settings(args.config, flags={"database.url": args.db, **_service_flags(args)})
+        commands = {"load": _cmd_load, "status": _cmd_status, "detect": _cmd_detect, "run": _cmd_run,
+                    "backfill": _cmd_backfill}
+        return commands[args.command](args, settings)
     except LoaderError as e:
         print(f"loader: {e}", file=sys.stderr)
         return e.exit_code
+
+
+def _service_flags(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("workers", "poll_s", "stable_s", "log_format")
+    flags = {f"service.{n}": getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if getattr(args, "no_events", False):
+        flags["service.events"] = False
+    return flags
+
+
+def _routes(args: argparse.Namespace, settings: Settings) -> list[RouteSettings]:
+    if getattr(args, "root", None):
+        route = default_route(args.root)
+        if args.mode:
+            route.mode = args.mode
+        return [route]
+    if not settings.routes:
+        raise ConfigError("no routes to watch: give --root DIR, or [[routes]] in conf/loader.toml "
+                          f"(settings from {settings.source})")
+    return settings.routes
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from . import logs
+    from .supervise import Supervisor
+
+    route_list = _routes(args, settings)
+    logs.setup(settings.service.log_format, args.verbose)
+    logging.getLogger("loader").info("database %s", redact_url(settings.database.url))
+    return Supervisor(settings, route_list, once=args.once).run()
+
+
+def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from . import logs
+    from .backfill import backfill
+
+    if args.route:
+        matches = [r for r in settings.routes if r.name == args.route]
+        if not matches:
+            raise ConfigError(f"no route named {args.route!r} in {settings.source}")
+        route = dataclasses.replace(matches[0])
+    else:
+        route = default_route(".")
+    if args.mode:
+        route.mode = args.mode
+    if args.table:
+        route.table = args.table
+    check_route(route)
+    logs.setup("human" if settings.service.log_format == "auto" else settings.service.log_format, args.verbose)
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    return backfill(settings, args.dirs, route, progress=False if args.no_progress else None)
 
 
 def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
@@ -114,14 +194,21 @@ def _print_result(r: LoadResult, settings: Settings) -> None:
 
 
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from .status import folder_summary, print_summary
+
     target = open_target(settings)
+    window_start = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
     try:
         target.ensure_ready()
         rows = target.recent_loads(args.limit)
+        totals = target.summary(window_start)
     finally:
         target.close()
+    roots = args.root or [r.root for r in settings.routes]
+    folders_now = folder_summary(settings.routes if not args.root else [default_route(r) for r in roots])
     if args.json:
-        print(json.dumps(rows, default=str, indent=1))
+        doc: object = {"folders": folders_now, "totals": totals, "recent": rows} if args.summary else rows
+        print(json.dumps(doc, default=str, indent=1))
         return EXIT_OK
     header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
     lines = [header] + [(str(r["started_at"])[:19], str(r["file_name"]), f"{r['schema_name']}.{r['table_name']}",
@@ -131,6 +218,8 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     for line in lines:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths)) + "  " + line[-1])
+    print()
+    print_summary(folders_now, totals, 3600.0)
     return EXIT_OK
 
 

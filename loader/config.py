@@ -58,10 +58,43 @@ class SchemaSettings:
 
 
 @dataclass
+class ServiceSettings:
+    workers: int = field(default=2, metadata={"doc": "files loaded at once, one process each; 1 loads inline"})
+    poll_s: float = field(default=2.0, metadata={"doc": "polling scan interval; always on (shares send no events)"})
+    stable_s: float = field(default=2.0, metadata={"doc": "size and mtime unchanged this long before a file is picked"})
+    events: bool = field(default=True, metadata={"doc": "native file events (watchfiles) on top of polling"})
+    memory_mb: int = field(default=0, metadata={"doc": "RSS budget of the whole service; 0 = half the RAM"})
+    worker_memory_mb: int = field(default=0, metadata={"doc": "one worker's share; 0 = memory_mb / workers"})
+    stop_timeout_s: float = field(default=300.0, metadata={"doc": "on SIGTERM, wait this long for running loads"})
+    retry_max: int = field(default=5, metadata={"doc": "attempts for a lock/deadlock error before a file fails"})
+    retry_base_s: float = field(default=1.0, metadata={"doc": "first retry delay; doubles each time, with jitter"})
+    retry_cap_s: float = field(default=60.0, metadata={"doc": "longest retry delay, also while the database is down"})
+    log_format: str = field(default="auto", metadata={"doc": "auto (human on a terminal, else json) | human | json"})
+
+
+@dataclass
+class RouteSettings:
+    """One drop folder: <root>/inbox, processing, archive, failed; how its files become tables."""
+
+    name: str = field(default="default", metadata={"doc": "route name, recorded in the tracking row"})
+    root: str = field(default="", metadata={"doc": "folder holding inbox/ processing/ archive/ failed/"})
+    patterns: list[str] = field(default_factory=lambda: ["*.csv", "*.tsv", "*.txt", "*.psv"],
+                                metadata={"doc": "file name globs picked from inbox/"})
+    schema: str = field(default="", metadata={"doc": "target schema; empty = schemas.ref"})
+    mode: str = field(default="fullload", metadata={"doc": "fullload | append (a regex group 'mode' wins)"})
+    table: str = field(default="", metadata={"doc": "fixed table name; empty = from the file name"})
+    table_regex: str = field(default="", metadata={"doc": "regex on the file name; groups table, mode, date"})
+    bad_rows: str = field(default="", metadata={"doc": "reject_file | reject_rows; empty = load.bad_rows"})
+    max_rejects: str = field(default="", metadata={"doc": "reject_rows: a count or ratio; empty = load.max_rejects"})
+
+
+@dataclass
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     load: LoadSettings = field(default_factory=LoadSettings)
     schemas: SchemaSettings = field(default_factory=SchemaSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    routes: list[RouteSettings] = field(default_factory=list)
     source: str = "defaults"  # where the settings came from, for messages
     origins: dict[str, str] = field(default_factory=dict)  # "load.backups_keep" -> file, variable or flag
 
@@ -107,8 +140,12 @@ def _env_values(env: dict[str, str | None]) -> list[tuple[str, str, str, str]]:
 
 
 def _apply(settings: Settings, data: dict[str, Any], source: str) -> None:
-    sections = {f.name for f in dataclasses.fields(settings) if f.name != "source"}
+    sections = {f.name for f in dataclasses.fields(settings) if f.name not in ("source", "origins")}
     for section, values in data.items():
+        if section == "routes":
+            settings.routes = _routes(values, source)
+            settings.origins["routes"] = source
+            continue
         if section not in sections:
             raise ConfigError(f"{source}: unknown section [{section}]; expected one of {sorted(sections)}")
         if not isinstance(values, dict):
@@ -120,6 +157,30 @@ def _apply(settings: Settings, data: dict[str, Any], source: str) -> None:
                 raise ConfigError(f"{source}: unknown key {section}.{key}; expected one of {sorted(known)}")
             setattr(target, key, _coerce(value, known[key].type, f"{section}.{key}", source))
             settings.origins[f"{section}.{key}"] = source
+
+
+def _routes(values: Any, source: str) -> list[RouteSettings]:
+    """[[routes]] tables in TOML; each key checked like any other section's."""
+    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+        raise ConfigError(f"{source}: routes must be written as [[routes]] tables")
+    known = {f.name: f for f in dataclasses.fields(RouteSettings)}
+    routes = []
+    for i, table in enumerate(values, start=1):
+        route = RouteSettings(name=str(table.get("name", f"route{i}")))
+        for key, value in table.items():
+            where = f"routes[{i}].{key}"
+            if key not in known:
+                raise ConfigError(f"{source}: unknown key {where}; expected one of {sorted(known)}")
+            if key == "patterns":
+                if isinstance(value, str):
+                    value = [value]
+                if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(f"{source}: {where} must be a non-empty list of globs, got {value!r}")
+                route.patterns = value
+            else:
+                setattr(route, key, _coerce(value, known[key].type, where, source))
+        routes.append(route)
+    return routes
 
 
 def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
@@ -170,6 +231,8 @@ def _validate(s: Settings) -> None:
     if s.load.type_mismatch not in TYPE_MISMATCH:
         fail("load.type_mismatch", f"must be one of {', '.join(TYPE_MISMATCH)}, got {s.load.type_mismatch!r}")
     parse_max_rejects(s.load.max_rejects, f"{s.origins.get('load.max_rejects', 'defaults')}: load.max_rejects")
+    _validate_service(s, fail)
+    _validate_routes(s)
     from .naming import check_identifier
 
     for f in dataclasses.fields(s.schemas):
@@ -177,6 +240,37 @@ def _validate(s: Settings) -> None:
             check_identifier(getattr(s.schemas, f.name), f"schemas.{f.name}")
         except LoaderError as e:
             raise ConfigError(f"{s.origins.get('schemas.' + f.name, 'defaults')}: {e}") from None
+
+
+def _validate_service(s: Settings, fail: Any) -> None:
+    v = s.service
+    if v.workers < 1:
+        fail("service.workers", f"must be >= 1, got {v.workers}")
+    if v.poll_s <= 0:
+        fail("service.poll_s", "must be > 0")
+    for key in ("stable_s", "stop_timeout_s", "retry_base_s", "retry_cap_s"):
+        if getattr(v, key) < 0:
+            fail(f"service.{key}", "must be >= 0")
+    for key in ("memory_mb", "worker_memory_mb", "retry_max"):
+        if getattr(v, key) < 0:
+            fail(f"service.{key}", "must be >= 0")
+    if v.log_format not in ("auto", "human", "json"):
+        fail("service.log_format", f"must be auto, human or json, got {v.log_format!r}")
+
+
+def _validate_routes(s: Settings) -> None:
+    from .routes import check_route  # routes imports nothing from here at import time
+
+    source = s.origins.get("routes", "defaults")
+    names: set[str] = set()
+    for i, route in enumerate(s.routes, start=1):
+        try:
+            check_route(route)
+        except LoaderError as e:
+            raise ConfigError(f"{source}: routes[{i}] ({route.name}): {e.reason}") from None
+        if route.name in names:
+            raise ConfigError(f"{source}: routes[{i}].name {route.name!r} is used twice")
+        names.add(route.name)
 
 
 def redact_url(url: str) -> str:

@@ -7,9 +7,10 @@ with the tracking row. Everything outside loader/targets/ talks to this Protocol
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -72,7 +73,40 @@ class Target(Protocol):
 
     def recent_loads(self, limit: int) -> list[dict[str, object]]: ...
 
+    # -- what the service needs to recover from a crash and to report ---------------------------
+    def loads_of_file(self, file_path: str) -> list[dict[str, object]]:
+        """Every tracking row of one file path (a claim folder makes the path unique per claim)."""
+
+    def unfinished_loads(self) -> list[dict[str, object]]:
+        """Rows still 'loading': live loads, or loads whose process died."""
+
+    def mark_interrupted(self, load_id: str, reason: str) -> bool:
+        """'loading' -> 'failed' with the reason (the process that wrote it is gone); False if not loading."""
+
+    def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
+        """Drop the staging tables a crash left behind for these loads; returns the names dropped."""
+
+    def summary(self, since: dt.datetime) -> list[dict[str, object]]:
+        """Per status: files and rows in total and since `since` (loader status)."""
+
     def close(self) -> None: ...
+
+
+def summary_sql(track: str, placeholder: str) -> str:
+    """Counts per status, in total and in a recent window (one parameter: the window start)."""
+    p = placeholder
+    return (f"SELECT status, count(*), coalesce(sum(rows_loaded), 0), "
+            f"sum(CASE WHEN finished_at >= {p} THEN 1 ELSE 0 END), "
+            f"coalesce(sum(CASE WHEN finished_at >= {p} THEN rows_loaded ELSE 0 END), 0), "
+            f"coalesce(sum(CASE WHEN finished_at >= {p} THEN seconds ELSE 0 END), 0) "
+            f"FROM {track} GROUP BY status ORDER BY status")
+
+
+SUMMARY_KEYS = ("status", "files", "rows", "files_recent", "rows_recent", "seconds_recent")
+
+
+def stage_suffixes(load_ids: Iterable[str]) -> set[str]:
+    return {"_" + load_id[:12] for load_id in load_ids}
 
 
 def stage_name(table: str, load_id: str) -> str:

@@ -12,9 +12,10 @@ transaction, so readers see the old table or the new one and no row is copied.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -23,7 +24,7 @@ from ..coltypes import Column, ColumnType
 from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
 from ..naming import quote
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
-from .base import PublishPlan, RowLocator, backups_to_drop, free_backup_name
+from .base import SUMMARY_KEYS, PublishPlan, RowLocator, backups_to_drop, free_backup_name, stage_suffixes, summary_sql
 
 _DDL = {"bigint": "bigint", "float": "double precision", "boolean": "boolean", "date": "date",
         "timestamp": "timestamp", "timestamptz": "timestamptz", "text": "text"}
@@ -31,6 +32,8 @@ _TRACK_DDL = {"key": "text PRIMARY KEY", "text": "text", "bigint": "bigint", "fl
               "timestamp": "timestamp"}
 # SQLSTATEs that mean "try again later", not "the data is wrong".
 _TRANSIENT = {"40001", "40P01", "55P03", "57014"}
+# SQLSTATE classes that mean "the server went away": 08 connection exceptions, 57P01-57P05 shutdown/crash.
+_UNAVAILABLE = ("08", "57P")
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?")
 
 
@@ -156,6 +159,34 @@ class PostgresTarget:
         names = [d.name for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
+    def _dicts(self, sql: str, params: Any = None) -> list[dict[str, object]]:
+        cur = self._run(sql, params)
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def loads_of_file(self, file_path: str) -> list[dict[str, object]]:
+        return self._dicts(f"SELECT * FROM {self.track} WHERE file_path = %s ORDER BY started_at", (file_path,))
+
+    def unfinished_loads(self) -> list[dict[str, object]]:
+        return self._dicts(f"SELECT * FROM {self.track} WHERE status = 'loading'")
+
+    def mark_interrupted(self, load_id: str, reason: str) -> bool:
+        cur = self._run(f"UPDATE {self.track} SET status = 'failed', error = %s, "
+                        "finished_at = (now() AT TIME ZONE 'UTC'), rows_loaded = 0, rows_rejected = rows_read "
+                        "WHERE load_id = %s AND status = 'loading'", (reason, load_id))
+        return bool(cur.rowcount)
+
+    def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
+        suffixes = stage_suffixes(load_ids)
+        dropped = [t for t in self._tables(schema) if any(t.endswith(s) for s in suffixes)]
+        for table in dropped:
+            self.drop_stage(schema, table)
+        return dropped
+
+    def summary(self, since: dt.datetime) -> list[dict[str, object]]:
+        rows = self._run(summary_sql(self.track, "%s"), (since,) * 3).fetchall()
+        return [dict(zip(SUMMARY_KEYS, r)) for r in rows]
+
     # -- locking --------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock_table(self, schema: str, table: str, wait_s: float) -> Iterator[None]:
@@ -205,7 +236,7 @@ class PostgresTarget:
         primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY", b"").decode(errors="replace") or str(e)
         sqlstate = getattr(e, "sqlstate", None)
         m = _COPY_CONTEXT.search(context)
-        if sqlstate and sqlstate[:2] in ("08",) or "connect" in str(e).lower() and not m:
+        if sqlstate and sqlstate.startswith(_UNAVAILABLE) or "connect" in str(e).lower() and not m:
             return DatabaseUnavailableError(f"PostgreSQL connection failed during COPY: {_first_line(e)}")
         if m:
             return locate(int(m.group(1)), m.group(2), f"PostgreSQL refused the value: {primary}")
@@ -246,7 +277,7 @@ def map_error(e: Exception) -> LoaderError:
     import psycopg
 
     sqlstate = getattr(e, "sqlstate", None)
-    if isinstance(e, psycopg.OperationalError) and (sqlstate is None or sqlstate.startswith("08")):
+    if isinstance(e, psycopg.OperationalError) and (sqlstate is None or sqlstate.startswith(_UNAVAILABLE)):
         return DatabaseUnavailableError(f"PostgreSQL connection failed: {_first_line(e)}")
     if sqlstate in _TRANSIENT:
         return TableBusyError(f"PostgreSQL: {_first_line(e)} (SQLSTATE {sqlstate})", sqlstate=sqlstate)

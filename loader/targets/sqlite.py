@@ -21,7 +21,7 @@ import hashlib
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,7 +31,16 @@ from ..coltypes import Column, ColumnType
 from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
 from ..naming import quote
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
-from .base import PublishPlan, RowLocator, backups_to_drop, batches_of, free_backup_name
+from .base import (
+    SUMMARY_KEYS,
+    PublishPlan,
+    RowLocator,
+    backups_to_drop,
+    batches_of,
+    free_backup_name,
+    stage_suffixes,
+    summary_sql,
+)
 
 _DDL = {"bigint": "INTEGER", "float": "REAL", "boolean": "BOOLEAN", "date": "DATE",
         "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ", "text": "TEXT"}
@@ -151,6 +160,42 @@ class SqliteTarget:
         cur = self.conn.execute(sql, (limit,))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, object]]:
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def loads_of_file(self, file_path: str) -> list[dict[str, object]]:
+        return self._rows(f"SELECT * FROM main.{quote(TRACKING_TABLE)} WHERE file_path = ? ORDER BY started_at",
+                          (file_path,))
+
+    def unfinished_loads(self) -> list[dict[str, object]]:
+        return self._rows(f"SELECT * FROM main.{quote(TRACKING_TABLE)} WHERE status = 'loading'")
+
+    def mark_interrupted(self, load_id: str, reason: str) -> bool:
+        try:
+            cur = self.conn.execute(
+                f"UPDATE main.{quote(TRACKING_TABLE)} SET status = 'failed', error = ?, finished_at = ?, "
+                "rows_loaded = 0, rows_rejected = rows_read WHERE load_id = ? AND status = 'loading'",
+                (reason, _sqlite_value(dt.datetime.now(dt.UTC).replace(tzinfo=None)), load_id))
+        except sqlite3.OperationalError as e:
+            raise _map_error(e) from None
+        return cur.rowcount > 0
+
+    def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
+        suffixes = stage_suffixes(load_ids)
+        dropped = []
+        for path in sorted(self.stage_dir.glob("*.db")) if self.stage_dir.exists() else []:
+            if any(path.stem.endswith(s) for s in suffixes):
+                self.drop_stage(schema, path.stem)
+                dropped.append(path.stem)
+        return dropped
+
+    def summary(self, since: dt.datetime) -> list[dict[str, object]]:
+        stamp = _sqlite_value(since)
+        rows = self.conn.execute(summary_sql(f"main.{quote(TRACKING_TABLE)}", "?"), (stamp,) * 3).fetchall()
+        return [dict(zip(SUMMARY_KEYS, r)) for r in rows]
 
     # -- locking --------------------------------------------------------------------------
     @contextlib.contextmanager

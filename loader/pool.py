@@ -1,0 +1,171 @@
+"""N long-lived worker processes, each running work.process on one file at a time.
+
+Not concurrent.futures: the supervisor must see which process holds which file, measure
+each one's memory, and stop one (memory governor, second signal) or survive one being
+killed, without breaking the others' loads — a ProcessPoolExecutor breaks as a whole when
+one worker dies. Processes are started with the spawn method (no inherited locks,
+connections or threads); workers=1 runs the same function inline in the supervisor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .work import Job, Outcome, process
+
+log = logging.getLogger("loader.pool")
+
+
+def _worker_main(conn: Connection, log_level: int, json_logs: bool) -> None:
+    # Ctrl-C reaches the whole process group: only the supervisor decides what a signal means
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from . import logs
+
+    logs.setup("json" if json_logs else "human", verbose=False)
+    logging.getLogger().setLevel(log_level)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return  # the supervisor is gone
+        if job is None:
+            return
+        outcome = process(job)
+        try:
+            conn.send(outcome)
+        except (BrokenPipeError, OSError):
+            return
+
+
+@dataclass
+class Worker:
+    proc: Any
+    conn: Connection
+    job: Job | None = None
+    killed_for: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return int(self.proc.pid)
+
+
+@dataclass
+class Finished:
+    job: Job
+    outcome: Outcome | None  # None: the worker died (killed, crashed) before answering
+    reason: str = ""
+    pid: int = 0
+
+
+@dataclass
+class ProcessPool:
+    size: int
+    log_level: int = logging.WARNING
+    json_logs: bool = False
+    workers: list[Worker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ctx = multiprocessing.get_context("spawn")
+        for _ in range(self.size):
+            self.workers.append(self._spawn())
+
+    def _spawn(self) -> Worker:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_worker_main, args=(child, self.log_level, self.json_logs),
+                                name="loader-worker", daemon=True)
+        proc.start()
+        child.close()
+        return Worker(proc, parent)
+
+    def idle(self) -> Worker | None:
+        return next((w for w in self.workers if w.job is None and w.proc.is_alive()), None)
+
+    def busy(self) -> list[Worker]:
+        return [w for w in self.workers if w.job is not None]
+
+    def submit(self, worker: Worker, job: Job) -> None:
+        worker.job = job
+        worker.conn.send(job)
+
+    def wait(self, timeout: float) -> list[Finished]:
+        busy = self.busy()
+        handles: list[Any] = [w.conn for w in busy] + [w.proc.sentinel for w in self.workers]
+        ready = multiprocessing.connection.wait(handles, timeout=timeout)
+        done: list[Finished] = []
+        for i, w in enumerate(list(self.workers)):
+            if w.job is not None and w.conn in ready:
+                try:
+                    outcome = w.conn.recv()
+                except (EOFError, OSError):
+                    outcome = None
+                if outcome is not None:
+                    done.append(Finished(w.job, outcome, pid=w.pid))
+                    w.job = None
+                    continue
+            if not w.proc.is_alive():
+                w.proc.join(0)
+                if w.job is not None:
+                    why = w.killed_for or f"worker {w.pid} died (exit code {w.proc.exitcode}) while loading"
+                    done.append(Finished(w.job, None, why, w.pid))
+                log.warning("worker %s exited (code %s); starting a new one", w.pid, w.proc.exitcode)
+                w.conn.close()
+                self.workers[i] = self._spawn()
+        return done
+
+    def kill(self, worker: Worker, reason: str) -> None:
+        worker.killed_for = reason
+        if worker.proc.is_alive():
+            os.kill(worker.pid, signal.SIGKILL)
+
+    def pids(self) -> list[int]:
+        return [w.pid for w in self.workers if w.proc.is_alive()]
+
+    def close(self) -> None:
+        for w in self.workers:
+            with contextlib.suppress(OSError):
+                w.conn.send(None)
+        for w in self.workers:
+            w.proc.join(timeout=5)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join()
+
+
+@dataclass
+class InlinePool:
+    """workers = 1: the same function, in the supervisor's own process (easy to debug)."""
+
+    size: int = 1
+    pending: Job | None = None
+
+    def idle(self) -> Any:
+        return self if self.pending is None else None
+
+    def busy(self) -> list[Any]:
+        return [self] if self.pending is not None else []
+
+    def submit(self, worker: Any, job: Job) -> None:
+        self.pending = job
+
+    def wait(self, timeout: float) -> list[Finished]:
+        if self.pending is None:
+            return []
+        job, self.pending = self.pending, None
+        return [Finished(job, process(job), pid=os.getpid())]
+
+    def kill(self, worker: object, reason: str) -> None:  # nothing to kill: the load runs in this process
+        return None
+
+    def pids(self) -> list[int]:
+        return []
+
+    def close(self) -> None:
+        return None

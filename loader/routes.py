@@ -1,0 +1,111 @@
+"""Routes: which files of a drop folder are picked, and which table and mode each one loads into.
+
+Pure functions over a RouteSettings and a file name; no filesystem, no database. A table
+name from a file name is data, so it is normalised; a table name written in the config
+was typed by a person, so it is checked and refused when unsafe (naming's two rules).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import os
+import re
+from dataclasses import dataclass
+
+from .config import RouteSettings
+from .errors import BadInputError, ConfigError, LoaderError
+from .naming import check_identifier, table_from_filename
+
+MODES = ("fullload", "append")  # the same as load.MODES; load.py is not imported by the supervisor
+# temporary names written by copy tools, editors and uploaders: never picked
+_TEMPORARY = re.compile(r"(?i)^(\.|~\$|~).*|.*(\.tmp|\.part|\.partial|\.crdownload|\.swp|~)$")
+_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one file goes: schema.table and how."""
+
+    schema: str
+    table: str
+    mode: str
+    date: dt.date | None = None  # from the name (regex group 'date', else a yyyymmdd / yyyy-mm-dd in it)
+
+
+def default_route(root: str) -> RouteSettings:
+    """The quick start: `loader run --root DIR` with no config file."""
+    return RouteSettings(name="default", root=root)
+
+
+def check_route(route: RouteSettings) -> None:
+    """Validate once at start; raises ConfigError with the offending key."""
+    if not route.root:
+        raise ConfigError("root is missing: the folder holding inbox/")
+    if route.mode not in MODES:
+        raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(MODES)}")
+    from .rejects import POLICIES, parse_max_rejects
+
+    if route.bad_rows and route.bad_rows not in POLICIES:
+        raise ConfigError(f"bad_rows {route.bad_rows!r} is not one of {', '.join(POLICIES)}")
+    if route.max_rejects:
+        try:
+            parse_max_rejects(route.max_rejects, "max_rejects")
+        except LoaderError as e:
+            raise ConfigError(e.reason) from None
+    for key in ("schema", "table"):
+        value = getattr(route, key)
+        if value:
+            try:
+                check_identifier(value, key)
+            except Exception as e:
+                raise ConfigError(str(e)) from None
+    if route.table_regex:
+        try:
+            rx = re.compile(route.table_regex)
+        except re.error as e:
+            raise ConfigError(f"table_regex {route.table_regex!r} is not a valid regex: {e}") from None
+        unknown = set(rx.groupindex) - {"table", "mode", "date"}
+        if unknown:
+            raise ConfigError(f"table_regex: unknown named groups {sorted(unknown)}; use table, mode, date")
+
+
+def is_temporary(name: str) -> bool:
+    return bool(_TEMPORARY.match(name))
+
+
+def wants(route: RouteSettings, name: str) -> bool:
+    """Is this inbox entry a file the route picks up? Temporary names never are."""
+    if is_temporary(name) or os.sep in name:
+        return False
+    return any(fnmatch.fnmatch(name.lower(), p.lower()) for p in route.patterns)
+
+
+def destination(route: RouteSettings, name: str, default_schema: str) -> Destination:
+    """schema.table and mode for a file; BadInputError when the name does not fit the route."""
+    schema = route.schema or default_schema
+    stem = os.path.splitext(name)[0]
+    table, mode, date = "", route.mode, None
+    if route.table_regex:
+        m = re.fullmatch(route.table_regex, name) or re.fullmatch(route.table_regex, stem)
+        if not m:
+            raise BadInputError(f"{name}: the file name does not match route {route.name!r} table_regex "
+                                f"{route.table_regex!r}")
+        groups = {k: v for k, v in m.groupdict().items() if v}
+        table = table_from_filename(groups["table"]) if "table" in groups else ""
+        mode = groups.get("mode", mode).lower()
+        if mode not in MODES:
+            raise BadInputError(f"{name}: mode {mode!r} from the file name is not one of {', '.join(MODES)}")
+        date = parse_date(groups["date"]) if "date" in groups else None
+    table = route.table or table or table_from_filename(stem)
+    return Destination(schema, table, mode, date if date is not None else parse_date(name))
+
+
+def parse_date(text: str) -> dt.date | None:
+    m = _DATE.search(text)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
