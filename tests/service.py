@@ -121,7 +121,7 @@ def pg_lock(db: Db, table: str) -> Iterator[None]:
     """Hold a SHARE lock on ref.<table>: a publish (swap or insert) waits inside its transaction."""
     import psycopg
 
-    conn = psycopg.connect(db.url)
+    conn = psycopg.connect(db.read_url or db.url)
     try:
         conn.execute(f"LOCK TABLE ref.{table} IN SHARE MODE")
         yield
