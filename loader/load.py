@@ -65,6 +65,9 @@ class LoadResult:
     backup: str | None = None
     error: str | None = None
     rejects_file: str | None = None
+    error_line: int | None = None
+    error_column: str | None = None
+    sha256: str = ""
 
     @property
     def rows_per_second(self) -> float:
@@ -217,7 +220,8 @@ def _result(req: LoadRequest, rec: LoadRecord, code: int, started: float) -> Loa
     return LoadResult(path=req.path, status=rec.status, exit_code=code, table=f"{rec.schema_name}.{rec.table_name}",
                       load_id=rec.load_id, rows_read=rec.rows_read, rows_loaded=rec.rows_loaded,
                       rows_rejected=rec.rows_rejected, seconds=time.perf_counter() - started,
-                      backup=rec.backup_table, error=rec.error, rejects_file=rec.rejects_file)
+                      backup=rec.backup_table, error=rec.error, rejects_file=rec.rejects_file,
+                      error_line=rec.error_line, error_column=rec.error_column, sha256=rec.sha256)
 
 
 def _failed(req: LoadRequest, rec: LoadRecord | None, target: Target | None, e: LoaderError,

@@ -167,9 +167,19 @@ class _Tee:
 def write_rejects(path: str, rejects: list[Reject]) -> str:
     """<name>.rejects.csv: line, column, reason, value, and the original row to fix and re-drop."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    path = _free_name(path)
+    with open(path, "x", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["line", "column", "reason", "value", "row"])
         for r in rejects:
             w.writerow([r.line or "", r.column or "", r.reason, shorten(r.value or "", 200), r.raw or ""])
+    return path
+
+
+def _free_name(path: str) -> str:
+    """An earlier rejects file of the same name is kept: name_2.rejects.csv, name_3…"""
+    stem, n = path[: -len(".rejects.csv")] if path.endswith(".rejects.csv") else path, 1
+    while os.path.exists(path):
+        n += 1
+        path = f"{stem}_{n}.rejects.csv"
     return path

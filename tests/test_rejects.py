@@ -82,3 +82,13 @@ def test_widen_keeps_numbers_exact(db: Db, tmp_path: Path) -> None:
     assert result.exit_code == EXIT_OK, result.error
     value = db.query("SELECT id FROM ref.t WHERE label = 'row 8999'")[0][0]
     assert str(value) == "12345678901234567890.123"
+
+
+def test_an_earlier_rejects_file_is_never_overwritten(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "messy.csv"
+    messy(path)
+    first = load(db, path, bad_rows="reject_rows", max_rejects="10")
+    second = load(db, path, bad_rows="reject_rows", max_rejects="10")
+    assert first.rejects_file and second.rejects_file and first.rejects_file != second.rejects_file
+    assert second.rejects_file.endswith("messy.csv_2.rejects.csv")
+    assert Path(first.rejects_file).read_text() == Path(second.rejects_file).read_text()
