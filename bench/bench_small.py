@@ -124,7 +124,7 @@ def run_service(args: argparse.Namespace, work: Path, files: list[Path]) -> dict
 
 def tracking_rows(db_file: Path) -> list[tuple]:
     with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(db_file)) as conn:
-        return conn.execute("SELECT path, started_at, finished_at, status FROM loader_files").fetchall()
+        return conn.execute("SELECT file_path, started_at, finished_at, status FROM loader_files").fetchall()
     return []
 
 

@@ -12,10 +12,11 @@ explicit transaction per publish. Bulk paths into the staging heap, best first (
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib.util
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -25,7 +26,16 @@ from ..errors import ConfigError, DatabaseUnavailableError, LoaderError, TableBu
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
 from . import mssql_bcp, odbc
 from . import mssql_sql as sql
-from .base import PublishPlan, RowLocator, backups_to_drop, batches_of, free_backup_name
+from .base import (
+    SUMMARY_KEYS,
+    PublishPlan,
+    RowLocator,
+    backups_to_drop,
+    batches_of,
+    free_backup_name,
+    stage_suffixes,
+    summary_sql,
+)
 from .mssql_conn import MssqlConn, parse_target
 
 __all__ = ["MssqlTarget", "choose_path", "connect", "parse_target"]
@@ -121,6 +131,31 @@ class MssqlTarget:
         cur = self._run(sql.recent_sql(self.track, limit))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def _dicts(self, statement: str, *params: Any) -> list[dict[str, object]]:
+        cur = self._run(statement, *params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def loads_of_file(self, file_path: str) -> list[dict[str, object]]:
+        return self._dicts(sql.loads_of_file_sql(self.track), file_path)
+
+    def unfinished_loads(self) -> list[dict[str, object]]:
+        return self._dicts(sql.unfinished_sql(self.track))
+
+    def mark_interrupted(self, load_id: str, reason: str) -> bool:
+        return bool(self._run(sql.interrupted_sql(self.track), reason, load_id).rowcount)
+
+    def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
+        suffixes = stage_suffixes(load_ids)
+        dropped = [t for t in self._tables(schema) if any(t.endswith(x) for x in suffixes)]
+        for table in dropped:
+            self.drop_stage(schema, table)
+        return dropped
+
+    def summary(self, since: dt.datetime) -> list[dict[str, object]]:
+        rows = self._run(summary_sql(self.track, "?"), since, since, since).fetchall()
+        return [dict(zip(SUMMARY_KEYS, r)) for r in rows]
 
     # -- locking --------------------------------------------------------------------------
     @contextlib.contextmanager

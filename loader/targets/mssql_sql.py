@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from ..coltypes import Column, ColumnType
 from ..errors import UsageError
 from ..track import TRACKING_COLUMNS
-from .base import PublishPlan
+from .base import PublishPlan, summary_sql
 
 # nvarchar(n) stops at 4,000 UTF-16 code units; beyond that only nvarchar(max) holds a value.
 NVARCHAR_LIMIT = 4000
@@ -156,6 +156,20 @@ def recent_sql(track: str, limit: int) -> str:
     return f"SELECT TOP ({int(limit)}) * FROM {track} ORDER BY started_at DESC"
 
 
+def loads_of_file_sql(track: str) -> str:
+    return f"SELECT * FROM {track} WHERE file_path = ? ORDER BY started_at"
+
+
+def unfinished_sql(track: str) -> str:
+    return f"SELECT * FROM {track} WHERE status = 'loading'"
+
+
+def interrupted_sql(track: str) -> str:
+    """Mark a dead load failed; the status condition makes a second caller a no-op."""
+    return (f"UPDATE {track} SET status = 'failed', error = ?, finished_at = SYSUTCDATETIME(), "
+            "rows_loaded = 0, rows_rejected = rows_read WHERE load_id = ? AND status = 'loading'")
+
+
 def count_sql(schema: str, table: str) -> str:
     return f"SELECT COUNT_BIG(*) FROM {qualified(schema, table)}"
 
@@ -181,4 +195,5 @@ def all_statements(plan: PublishPlan, backup: str) -> list[str]:
             getapplock_sql(), releaseapplock_sql(), *publish_prologue_sql(30_000), rename_sql(),
             *(s for s, _ in swap_sql(plan, backup)), append_sql(plan), drop_table_sql(plan.bkp_schema, backup),
             columns_sql(), tables_sql(), insert_tracking_sql(track), update_tracking_sql(track),
-            duplicate_sql(track), recent_sql(track, 20), count_sql(plan.stage_schema, plan.stage)]
+            duplicate_sql(track), recent_sql(track, 20), count_sql(plan.stage_schema, plan.stage),
+            loads_of_file_sql(track), unfinished_sql(track), interrupted_sql(track), summary_sql(track, "?")]
