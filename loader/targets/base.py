@@ -109,6 +109,12 @@ def stage_suffixes(load_ids: Iterable[str]) -> set[str]:
     return {"_" + load_id[:12] for load_id in load_ids}
 
 
+def stages_of(names: Iterable[str], load_ids: Iterable[str]) -> list[str]:
+    """The staging tables (or files) among `names` that belong to the given loads."""
+    suffixes = stage_suffixes(load_ids)
+    return sorted(n for n in names if any(n.endswith(s) for s in suffixes))
+
+
 def stage_name(table: str, load_id: str) -> str:
     return truncate_bytes(table, MAX_IDENTIFIER_BYTES - 13) + "_" + load_id[:12]
 

@@ -33,7 +33,7 @@ from .base import (
     backups_to_drop,
     batches_of,
     free_backup_name,
-    stage_suffixes,
+    stages_of,
     summary_sql,
 )
 from .mssql_conn import MssqlConn, parse_target
@@ -147,8 +147,7 @@ class MssqlTarget:
         return bool(self._run(sql.interrupted_sql(self.track), reason, load_id).rowcount)
 
     def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
-        suffixes = stage_suffixes(load_ids)
-        dropped = [t for t in self._tables(schema) if any(t.endswith(x) for x in suffixes)]
+        dropped = stages_of(self._tables(schema), load_ids)
         for table in dropped:
             self.drop_stage(schema, table)
         return dropped

@@ -24,7 +24,7 @@ from ..coltypes import Column, ColumnType
 from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
 from ..naming import quote
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
-from .base import SUMMARY_KEYS, PublishPlan, RowLocator, backups_to_drop, free_backup_name, stage_suffixes, summary_sql
+from .base import SUMMARY_KEYS, PublishPlan, RowLocator, backups_to_drop, free_backup_name, stages_of, summary_sql
 
 _DDL = {"bigint": "bigint", "float": "double precision", "boolean": "boolean", "date": "date",
         "timestamp": "timestamp", "timestamptz": "timestamptz", "text": "text"}
@@ -177,8 +177,7 @@ class PostgresTarget:
         return bool(cur.rowcount)
 
     def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
-        suffixes = stage_suffixes(load_ids)
-        dropped = [t for t in self._tables(schema) if any(t.endswith(s) for s in suffixes)]
+        dropped = stages_of(self._tables(schema), load_ids)
         for table in dropped:
             self.drop_stage(schema, table)
         return dropped

@@ -38,7 +38,7 @@ from .base import (
     backups_to_drop,
     batches_of,
     free_backup_name,
-    stage_suffixes,
+    stages_of,
     summary_sql,
 )
 
@@ -184,12 +184,10 @@ class SqliteTarget:
         return cur.rowcount > 0
 
     def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
-        suffixes = stage_suffixes(load_ids)
-        dropped = []
-        for path in sorted(self.stage_dir.glob("*.db")) if self.stage_dir.exists() else []:
-            if any(path.stem.endswith(s) for s in suffixes):
-                self.drop_stage(schema, path.stem)
-                dropped.append(path.stem)
+        files = [p.stem for p in self.stage_dir.glob("*.db")] if self.stage_dir.exists() else []
+        dropped = stages_of(files, load_ids)
+        for stage in dropped:
+            self.drop_stage(schema, stage)
         return dropped
 
     def summary(self, since: dt.datetime) -> list[dict[str, object]]:
