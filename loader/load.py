@@ -34,7 +34,7 @@ from .infer import widen
 from .read import CsvStream, locate_data_row, locate_rejects, sha256_of
 from .rejects import RowPolicy, parse_max_rejects, write_rejects
 from .targets import PublishPlan, Target, open_target
-from .targets.base import BACKUP_STAMP, backup_name, stage_name
+from .targets.base import BACKUP_STAMP, RowLocator, backup_name, stage_name
 from .track import LoadRecord
 
 log = logging.getLogger("loader")
@@ -164,31 +164,52 @@ def _widen(fmt: FileFormat, e: ValueTypeError) -> bool:
 def _stage_and_publish(req: LoadRequest, settings: Settings, target: Target, rec: LoadRecord,
                        fmt: FileFormat, stage: str, policy: RowPolicy) -> None:
     stream = CsvStream(req.path, fmt, settings.load.block_size, policy)
+    plan = _plan(req, settings, rec, fmt, stage)
+    locate = _locator(req, fmt)
     t0 = time.perf_counter()
     try:
-        loaded = target.write_stage(settings.schemas.stage, stage, stream.reader(),
-                                    lambda row, col, why: locate_data_row(req.path, fmt, row, col, why))
+        if plan.mode == "append" and target.direct_append and target.existing_columns(
+                plan.ref_schema, plan.table) is not None:
+            # COPY straight into ref.T inside the publish transaction: no staging copy of every row
+            target.append_direct(plan, stream.reader(), locate, rec,
+                                 lambda copied: _settle(req, settings, stream, rec, fmt, copied, t0))
+            return
+        loaded = target.write_stage(settings.schemas.stage, stage, stream.reader(), locate)
     except Exception:
         rec.rows_read = stream.rows
         _keep_rejects(req, settings, stream, rec)
         if stream.error is not None:  # the reader's own error is the precise one
             raise stream.error from None
         raise
+    _settle(req, settings, stream, rec, fmt, loaded, t0)
+    target.publish(plan, rec)
+
+
+def _plan(req: LoadRequest, settings: Settings, rec: LoadRecord, fmt: FileFormat, stage: str) -> PublishPlan:
+    stamp = dt.datetime.now(dt.UTC).strftime(BACKUP_STAMP)
+    return PublishPlan(mode=req.mode, ref_schema=settings.schemas.ref, bkp_schema=settings.schemas.bkp,
+                       stage_schema=settings.schemas.stage, table=rec.table_name, stage=stage,
+                       columns=tuple(fmt.columns), backups_keep=settings.load.backups_keep,
+                       backup_name=backup_name(rec.table_name, stamp))
+
+
+def _locator(req: LoadRequest, fmt: FileFormat) -> RowLocator:
+    return lambda row, col, why: locate_data_row(req.path, fmt, row, col, why)
+
+
+def _settle(req: LoadRequest, settings: Settings, stream: CsvStream, rec: LoadRecord, fmt: FileFormat,
+            loaded: int, t0: float) -> None:
+    """Every row read is loaded or rejected, and as many as the detector counted; else nothing is published."""
     rec.read_seconds = time.perf_counter() - t0
     rec.rows_read, rec.rows_loaded, rec.rows_rejected = stream.rows, loaded, len(stream.rejects)
     if fmt.n_rows is not None and stream.rows != fmt.n_rows:
         raise LoaderError(f"the detector counted {fmt.n_rows} data rows but the reader read {stream.rows}; "
                           "nothing published (please report this file)")
     if loaded + len(stream.rejects) != stream.rows:
-        raise LoaderError(f"staging holds {loaded} rows and {len(stream.rejects)} were rejected, but "
+        raise LoaderError(f"the database holds {loaded} new rows and {len(stream.rejects)} were rejected, but "
                           f"{stream.rows} were read; nothing published")
     _keep_rejects(req, settings, stream, rec)
-    plan = PublishPlan(mode=req.mode, ref_schema=settings.schemas.ref, bkp_schema=settings.schemas.bkp,
-                       stage_schema=settings.schemas.stage, table=rec.table_name, stage=stage,
-                       columns=tuple(fmt.columns), backups_keep=settings.load.backups_keep,
-                       backup_name=backup_name(rec.table_name, dt.datetime.now(dt.UTC).strftime(BACKUP_STAMP)))
     rec.resolve_sha256()
-    target.publish(plan, rec)
 
 
 def _keep_rejects(req: LoadRequest, settings: Settings, stream: CsvStream, rec: LoadRecord) -> None:

@@ -235,3 +235,16 @@ def test_an_older_tracking_table_gains_the_new_columns(db: Db, tmp_path: Path) -
     result = load(db, path)
     assert result.exit_code == EXIT_OK, result.error
     assert "rejects_file" in db.tracking()[-1]
+
+
+def test_append_failing_midway_adds_nothing(db: Db, tmp_path: Path) -> None:
+    """On PostgreSQL appends COPY straight into ref.T: a late bad row must roll all of it back."""
+    first, bad = tmp_path / "a.csv", tmp_path / "b.csv"
+    write_numbers(first, rows=100)
+    assert load(db, first, mode="append").exit_code == EXIT_OK
+    write_numbers(bad, rows=60_000, start=100, bad_at=50_000, bad_value="x1")
+    result = load(db, bad, mode="append")
+    assert result.exit_code == EXIT_DATA and "line 50001" in (result.error or "")
+    assert db.query("SELECT count(*), sum(id) FROM ref.t") == [(100, sum(range(100)))]
+    assert [r["status"] for r in db.tracking()] == ["loaded", "failed"]
+    assert db.staging_leftovers() == []

@@ -45,6 +45,8 @@ RowLocator = Callable[[int, str | None, str], Exception]
 
 class Target(Protocol):
     kind: str
+    # can append by bulk-loading straight into ref.T inside the publish transaction
+    direct_append: bool
 
     def ensure_ready(self) -> None:
         """Create the schemas and the tracking table when missing (idempotent, concurrent-safe)."""
@@ -70,6 +72,10 @@ class Target(Protocol):
         """Swap or append, prune backups and write `rec` in ONE transaction; returns the backup made."""
 
     def drop_stage(self, schema: str, stage: str) -> None: ...
+
+    def append_direct(self, plan: PublishPlan, reader: pa.RecordBatchReader, locate: RowLocator,
+                      rec: LoadRecord, settle: Callable[[int], None]) -> None:
+        """Only where direct_append: bulk-load into ref.T, settle(rows), write `rec`, commit; all or nothing."""
 
     def recent_loads(self, limit: int) -> list[dict[str, object]]: ...
 
@@ -103,6 +109,12 @@ def summary_sql(track: str, placeholder: str) -> str:
 
 
 SUMMARY_KEYS = ("status", "files", "rows", "files_recent", "rows_recent", "seconds_recent")
+
+
+def no_direct_append(self: object, plan: PublishPlan, reader: pa.RecordBatchReader, locate: RowLocator,
+                     rec: LoadRecord, settle: Callable[[int], None]) -> None:
+    """append_direct of a target whose appends go through staging (direct_append = False)."""
+    raise NotImplementedError("this target appends through staging")
 
 
 def stage_suffixes(load_ids: Iterable[str]) -> set[str]:

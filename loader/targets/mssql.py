@@ -33,6 +33,7 @@ from .base import (
     backups_to_drop,
     batches_of,
     free_backup_name,
+    no_direct_append,
     stages_of,
     summary_sql,
 )
@@ -60,6 +61,8 @@ def choose_path(wanted: str, has_bulkcopy: bool, has_bcp: bool) -> str:
 
 class MssqlTarget:
     kind = "mssql"
+    direct_append = False  # appends go through staging (insert-select in the publish transaction)
+    append_direct = no_direct_append
 
     def __init__(self, conn: MssqlConn, schemas: dict[str, str], lock_timeout_s: float = 30.0,
                  bulk_path: str = "auto"):

@@ -44,6 +44,7 @@ def split_url(url: str) -> tuple[str, str]:
 
 class PgOdbcTarget(PostgresTarget):
     kind = "postgresql+pyodbc"
+    direct_append = False  # the ODBC writer has its own connection: appends go through staging
 
     def __init__(self, url: str, schemas: dict[str, str], lock_timeout_s: float = 30.0):
         libpq, self.odbc_string = split_url(url)

@@ -15,7 +15,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -85,6 +85,7 @@ def lock_key(schema: str, table: str) -> int:
 
 class PostgresTarget:
     kind = "postgresql"
+    direct_append = True  # COPY into ref.T and the tracking row in one ADBC transaction
 
     def __init__(self, url: str, schemas: dict[str, str], lock_timeout_s: float = 30.0):
         import psycopg
@@ -229,6 +230,24 @@ class PostgresTarget:
             copied = int(self._run(f"SELECT count(*) FROM {qualified(schema, stage)}").fetchone()[0])
         return int(copied)
 
+    def append_direct(self, plan: PublishPlan, reader: pa.RecordBatchReader, locate: RowLocator,
+                      rec: LoadRecord, settle: Callable[[int], None]) -> None:
+        """COPY into ref.T, check the counts, write the tracking row, commit: one transaction."""
+        import adbc_driver_manager
+        import adbc_driver_postgresql.dbapi as adbc_pg
+
+        try:
+            with contextlib.closing(adbc_pg.connect(self.url)) as conn, contextlib.closing(conn.cursor()) as cur:
+                cur.execute(f"SET LOCAL lock_timeout = {int(self.lock_timeout_s * 1000)}")
+                copied = cur.adbc_ingest(plan.table, reader, mode="append", db_schema_name=plan.ref_schema)
+                settle(copied)  # raises (and the transaction rolls back) when rows went missing
+                rec.finish("loaded")
+                statement, params = self._update_sql(rec)
+                cur.execute(_dollar_params(statement), tracking_params(params))
+                conn.commit()
+        except adbc_driver_manager.Error as e:
+            raise self._copy_error(e, locate) from None
+
     def _copy_error(self, e: Exception, locate: RowLocator) -> Exception:
         details = dict(getattr(e, "details", None) or [])
         context = details.get(b"PG_DIAG_CONTEXT", b"").decode(errors="replace")
@@ -270,6 +289,22 @@ class PostgresTarget:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _dollar_params(statement: str) -> str:
+    """psycopg's %s placeholders as the $1, $2… that ADBC's PostgreSQL driver binds."""
+    parts = statement.split("%s")
+    return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, start=1))
+
+
+def tracking_params(values: list[object]) -> pa.RecordBatch:
+    """The tracking row's values as a typed one-row batch: ADBC binds parameters from Arrow."""
+    kinds = dict(TRACKING_COLUMNS)
+    names = [n for n, _ in TRACKING_COLUMNS if n != "load_id"] + ["load_id"]
+    types = {"key": pa.string(), "text": pa.string(), "bigint": pa.int64(), "float": pa.float64(),
+             "timestamp": pa.timestamp("us")}
+    arrays = [pa.array([v], types[kinds[n]]) for n, v in zip(names, values)]
+    return pa.RecordBatch.from_arrays(arrays, names=[f"p{i}" for i in range(len(arrays))])
 
 
 def map_error(e: Exception) -> LoaderError:

@@ -38,6 +38,7 @@ from .base import (
     backups_to_drop,
     batches_of,
     free_backup_name,
+    no_direct_append,
     stages_of,
     summary_sql,
 )
@@ -89,6 +90,8 @@ def to_sqlite_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 class SqliteTarget:
     kind = "sqlite"
+    direct_append = False  # appends go through staging (insert-select in the publish transaction)
+    append_direct = no_direct_append
 
     def __init__(self, path: str, schemas: list[str], tracking_schema: str = "main", lock_timeout_s: float = 30.0):
         self.path = Path(path)
