@@ -42,6 +42,9 @@ TICK_S = 0.1  # longest sleep of the loop: bounds the reaction time to events, r
 GOVERNOR_EVERY_S = 0.5  # how often worker memory is measured (psutil is cheap, but not free)
 
 
+_RECOVERY_WINDOW = 1000  # recent tracking rows whose leftover staging is dropped at start
+
+
 @dataclass
 class Item:
     """A file on its way: in inbox/ until claimed, then processing/<claim>/<name>."""
@@ -246,6 +249,10 @@ class Supervisor:
                 log.warning("load %s of %s was interrupted by a crash: marked failed, dropped %s", load_id,
                             row["file_name"], dropped or "no staging table",
                             extra=fields(load_id=load_id, file=row["file_name"], stage="recover"))
+            # staging left by loads that are over (a crash between publish and cleanup) is garbage
+            finished = [str(r["load_id"]) for r in target.recent_loads(_RECOVERY_WINDOW) if r["status"] != "loading"]
+            for stage in target.drop_leftover_stages(self.settings.schemas.stage, finished):
+                log.warning("dropped staging %s left by a finished load", stage, extra=fields(stage="recover"))
         except LoaderError as e:
             log.warning("could not reconcile the tracking table: %s", e)
         finally:

@@ -96,6 +96,7 @@ class PostgresTarget:
         except psycopg.OperationalError as e:
             raise DatabaseUnavailableError(f"cannot connect to PostgreSQL: {_first_line(e)}") from None
         self.track = qualified(schemas["tracking"], TRACKING_TABLE)
+        self.adbc_url = with_application_name(url)  # the bulk connection shows as 'loader' in pg_stat_activity
 
     def _run(self, sql: str, params: Any = None) -> Any:
         import psycopg
@@ -220,7 +221,7 @@ class PostgresTarget:
         import adbc_driver_postgresql.dbapi as adbc_pg
 
         try:
-            with contextlib.closing(adbc_pg.connect(self.url)) as conn:
+            with contextlib.closing(adbc_pg.connect(self.adbc_url)) as conn:
                 with contextlib.closing(conn.cursor()) as cur:
                     copied = cur.adbc_ingest(stage, reader, mode="append", db_schema_name=schema)
                 conn.commit()
@@ -237,7 +238,7 @@ class PostgresTarget:
         import adbc_driver_postgresql.dbapi as adbc_pg
 
         try:
-            with contextlib.closing(adbc_pg.connect(self.url)) as conn, contextlib.closing(conn.cursor()) as cur:
+            with contextlib.closing(adbc_pg.connect(self.adbc_url)) as conn, contextlib.closing(conn.cursor()) as cur:
                 cur.execute(f"SET LOCAL lock_timeout = {int(self.lock_timeout_s * 1000)}")
                 copied = cur.adbc_ingest(plan.table, reader, mode="append", db_schema_name=plan.ref_schema)
                 settle(copied)  # raises (and the transaction rolls back) when rows went missing
@@ -289,6 +290,15 @@ class PostgresTarget:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def with_application_name(url: str) -> str:
+    """Add application_name=loader to a URL or key=value conninfo that has none."""
+    if "application_name" in url:
+        return url
+    if "://" in url:
+        return url + ("&" if "?" in url else "?") + "application_name=loader"
+    return url + " application_name=loader"
 
 
 def _dollar_params(statement: str) -> str:
