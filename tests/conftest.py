@@ -151,15 +151,13 @@ def _pg_database(server_url: str) -> Iterator[str]:
 PG_ODBC_SCALE = 0.1
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "postgresql+pyodbc", "mssql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    if request.param == "sqlite":
+def _make_db(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    if kind == "sqlite":
         yield Db("sqlite", f"sqlite:///{tmp_path}/db/loader.db", tmp_path)
-    elif request.param == "postgresql":
+    elif kind == "postgresql":
         yield from (Db("postgresql", url, tmp_path) for url in _pg_database(request.getfixturevalue("pg_server_url")))
-    elif request.param == "postgresql+pyodbc":
-        if not pg_odbc_available():
-            pytest.skip("postgresql+pyodbc: needs pyodbc and the psqlODBC driver (apt-get install odbc-postgresql)")
+    elif kind == "postgresql+pyodbc":
+        require_pg_odbc()
         for url in _pg_database(request.getfixturevalue("pg_server_url")):
             yield Db("postgresql+pyodbc", pg_odbc_url(url), tmp_path, read_url=url, scale=PG_ODBC_SCALE)
     else:
@@ -167,6 +165,34 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
         if not url:
             pytest.skip("SQL Server: set LOADER_TEST_MSSQL_URL to run the suite against a real server")
         yield from _mssql_database(url, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql+pyodbc", "mssql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """Every target: the loader's behaviour must not depend on the database."""
+    yield from _make_db(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mssql"])
+def service_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """Every database, one bulk path each: crash and signal handling do not depend on the bulk path."""
+    yield from _make_db(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def sqlite_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """For behaviour of folders, routes and the supervisor itself, which no database changes."""
+    yield from _make_db("sqlite", request, tmp_path)
+
+
+def require_pg_odbc() -> None:
+    """psqlODBC missing: a skip on a developer's machine, a failure in CI (.ci/run installs it)."""
+    if pg_odbc_available():
+        return
+    message = "postgresql+pyodbc: needs pyodbc and the psqlODBC driver (apt-get install unixodbc odbc-postgresql)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def _mssql_database(url: str, tmp_path: Path) -> Iterator[Db]:
@@ -196,8 +222,8 @@ def pg_odbc_available() -> bool:
 @pytest.fixture(params=["postgresql", "postgresql+pyodbc"])
 def pg_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     """PostgreSQL through either bulk path (COPY, or the shared ODBC writer), for PostgreSQL-only behaviour."""
-    if request.param == "postgresql+pyodbc" and not pg_odbc_available():
-        pytest.skip("postgresql+pyodbc: needs pyodbc and the psqlODBC driver (apt-get install odbc-postgresql)")
+    if request.param == "postgresql+pyodbc":
+        require_pg_odbc()
     for url in _pg_database(request.getfixturevalue("pg_server_url")):
         if request.param == "postgresql":
             yield Db("postgresql", url, tmp_path)

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from .conftest import Db
 from .files import write_numbers
 
@@ -20,8 +18,6 @@ def cli(db: Db, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_backfill_loads_in_date_order_and_resumes(db: Db, tmp_path: Path) -> None:
-    if db.kind == "mssql":
-        pytest.skip("runs on SQLite and PostgreSQL")
     tree = tmp_path / "history"
     days = ["2024-01-03", "2023-12-31", "2024-01-01", "2024-01-02"]
     for n, day in enumerate(days):
@@ -42,9 +38,8 @@ def test_backfill_loads_in_date_order_and_resumes(db: Db, tmp_path: Path) -> Non
     assert sorted(p.name for p in tree.rglob("*.csv")) == sorted(r["file_name"] for r in rows), "nothing moved"
 
 
-def test_status_counts_folders_and_loads(db: Db, tmp_path: Path) -> None:
-    if db.kind != "sqlite":
-        pytest.skip("one database is enough")
+def test_status_counts_folders_and_loads(sqlite_db: Db, tmp_path: Path) -> None:
+    db = sqlite_db
     root = tmp_path / "drop"
     (root / "inbox").mkdir(parents=True)
     write_numbers(root / "inbox" / "a.csv", rows=5)

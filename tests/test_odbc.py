@@ -145,10 +145,9 @@ def test_pg_odbc_unix_socket_url():
 
 def test_writer_locates_a_refused_row_through_psqlodbc(pg_server_url):
     """For real: a CHECK constraint refuses one row mid-chunk; bisection names it and its probes leave nothing."""
-    from tests.conftest import _pg_database, pg_odbc_available, pg_odbc_url
+    from tests.conftest import _pg_database, pg_odbc_url, require_pg_odbc
 
-    if not pg_odbc_available():
-        pytest.skip("needs pyodbc and psqlODBC")
+    require_pg_odbc()
     import psycopg
     import pyodbc
 

@@ -70,10 +70,9 @@ KILLS = [("supervisor", "staging", "fullload"), ("supervisor", "publish", "appen
 
 
 @pytest.mark.parametrize("victim,phase,mode", KILLS, ids=["-".join(k) for k in KILLS])
-def test_kill_9_then_restart_loads_every_file_exactly_once(db: Db, tmp_path: Path, victim: str, phase: str,
+def test_kill_9_then_restart_loads_every_file_exactly_once(service_db: Db, tmp_path: Path, victim: str, phase: str,
                                                              mode: str) -> None:
-    if db.kind == "postgresql+pyodbc":
-        pytest.skip("crash recovery does not depend on the bulk path; shown on postgresql (ADBC COPY)")
+    db = service_db
     root = tmp_path / "drop"
     cfg = write_config(tmp_path / "loader.toml", root)
     table = "t00"
@@ -125,9 +124,8 @@ def test_kill_9_then_restart_loads_every_file_exactly_once(db: Db, tmp_path: Pat
     assert files_in(root, "failed") == [] and sorted(archived(root)) == sorted([old, new])
 
 
-def test_a_growing_file_is_not_picked_until_stable(tmp_path: Path, db: Db) -> None:
-    if db.kind != "sqlite":
-        pytest.skip("folder behaviour: one database is enough")
+def test_a_growing_file_is_not_picked_until_stable(tmp_path: Path, sqlite_db: Db) -> None:
+    db = sqlite_db
     root = tmp_path / "drop"
     with Service(db, root, "--root", str(root), "--workers", "2", "--poll", "0.1", "--stable", "1.0",
                  "--log-format", "json") as svc:
@@ -145,9 +143,8 @@ def test_a_growing_file_is_not_picked_until_stable(tmp_path: Path, db: Db) -> No
     assert db.query("SELECT count(*) FROM ref.growing") == [(12,)]
 
 
-def test_temporary_links_bad_and_colliding_files(tmp_path: Path, db: Db) -> None:
-    if db.kind != "sqlite":
-        pytest.skip("folder behaviour: one database is enough")
+def test_temporary_links_bad_and_colliding_files(tmp_path: Path, sqlite_db: Db) -> None:
+    db = sqlite_db
     root = tmp_path / "drop"
     inbox = root / "inbox"
     inbox.mkdir(parents=True)
@@ -178,9 +175,8 @@ def test_temporary_links_bad_and_colliding_files(tmp_path: Path, db: Db) -> None
     assert "secret" not in str(db.tables("ref"))
 
 
-def test_sigterm_during_a_load_finishes_it_and_exits_0(db: Db, tmp_path: Path) -> None:
-    if db.kind == "postgresql+pyodbc":
-        pytest.skip("signal handling does not depend on the bulk path; shown on postgresql (ADBC COPY)")
+def test_sigterm_during_a_load_finishes_it_and_exits_0(service_db: Db, tmp_path: Path) -> None:
+    db = service_db
     root = tmp_path / "drop"
     with Service(db, root, "--root", str(root), *FAST) as svc:
         drop(root, "big.csv", rows=150_000)
@@ -259,9 +255,9 @@ def test_postgresql_stopped_and_started_mid_run(own_pg, tmp_path: Path) -> None:
     assert files_in(root, "failed") == [] and db.staging_leftovers() == []
 
 
-def test_a_worker_over_its_memory_share_is_stopped_and_the_file_fails_with_the_reason(db: Db, tmp_path: Path) -> None:
-    if db.kind != "sqlite":
-        pytest.skip("governor behaviour: one database is enough")
+def test_a_worker_over_its_memory_share_is_stopped_and_the_file_fails_with_the_reason(
+        sqlite_db: Db, tmp_path: Path) -> None:
+    db = sqlite_db
     root = tmp_path / "drop"
     env = {"LOADER_SERVICE__WORKER_MEMORY_MB": "1", "LOADER_SERVICE__RETRY_MAX": "1"}
     with Service(db, root, "--root", str(root), *FAST, env=env) as svc:
@@ -274,9 +270,8 @@ def test_a_worker_over_its_memory_share_is_stopped_and_the_file_fails_with_the_r
     assert "big" not in db.tables("ref") and db.staging_leftovers() == []
 
 
-def test_a_route_that_rejects_rows_loads_the_good_ones_and_keeps_the_bad(tmp_path: Path, db: Db) -> None:
-    if db.kind != "sqlite":
-        pytest.skip("route behaviour: one database is enough")
+def test_a_route_that_rejects_rows_loads_the_good_ones_and_keeps_the_bad(tmp_path: Path, sqlite_db: Db) -> None:
+    db = sqlite_db
     root = tmp_path / "drop"
     (root / "inbox").mkdir(parents=True)
     cfg = tmp_path / "loader.toml"
@@ -295,8 +290,6 @@ def test_a_route_that_rejects_rows_loads_the_good_ones_and_keeps_the_bad(tmp_pat
 
 
 def test_routes_publish_into_their_own_schema(db: Db, tmp_path: Path) -> None:
-    if db.kind == "mssql":
-        pytest.skip("SQLite and PostgreSQL")
     ref_root, sales_root = tmp_path / "ref_drop", tmp_path / "sales_drop"
     cfg = tmp_path / "loader.toml"
     cfg.write_text(f'[[routes]]\nname = "reference"\nroot = "{ref_root}"\n'
