@@ -22,7 +22,7 @@ from . import encoding as enc
 from . import naming
 from .coltypes import TEXT, Column, ColumnType, FileFormat
 from .dialect import Dialect, csv_reader, sniff
-from .errors import BadInputError, Where
+from .errors import BadInputError, NoInputError, Where
 from .infer import FALSE_VALUES, TRUE_VALUES, infer_types, is_typed
 
 __all__ = ["FALSE_VALUES", "TRUE_VALUES", "Overrides", "column_index", "detect_format", "sniff_file"]
@@ -392,10 +392,10 @@ def _quoted_empty_is_all(fmt: FileFormat, data: bytes, names: list[str], col: Co
     """Did the column fail only on quoted empty values ("")? Then those are NULL, as exports mean."""
     from .read import convert_column, parse_options
 
-    table = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
-                           parse_options=parse_options(fmt), convert_options=pacsv.ConvertOptions(
-                               column_types={n: pa.string() for n in names}, include_columns=[col.name]))
     try:
+        table = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+                               parse_options=parse_options(fmt), convert_options=pacsv.ConvertOptions(
+                                   column_types={n: pa.string() for n in names}, include_columns=[col.name]))
         convert_column(table.column(0).combine_chunks(), Column(col.name, col.type, parse="empty_null"))
         return True
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -412,13 +412,16 @@ def column_index(message: str) -> int | None:
 
 def sniff_file(path: str, overrides: Overrides | None = None, sample_bytes: int = DEFAULT_SAMPLE_BYTES,
                sample_rows: int = DEFAULT_SAMPLE_ROWS) -> FileFormat:
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        sample = f.read(sample_bytes + 1)
-        complete = len(sample) <= sample_bytes
-        tail = None
-        if not complete:
-            f.seek(max(sample_bytes, size - TAIL_BYTES))
-            tail = f.read()
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            sample = f.read(sample_bytes + 1)
+            complete = len(sample) <= sample_bytes
+            tail = None
+            if not complete:
+                f.seek(max(sample_bytes, size - TAIL_BYTES))
+                tail = f.read()
+    except OSError as e:
+        raise NoInputError(f"cannot read the file: {e.strerror or e}", Where(file=path)) from None
     return detect_format(sample[:sample_bytes], complete, overrides, sample_rows, file=path, tail=tail,
                          file_size=size)

@@ -125,26 +125,34 @@ def _load_locked(req: LoadRequest, settings: Settings, overrides: Overrides | No
                                      f"{rec.schema_name}.{rec.table_name} (load {previous}); use --force to "
                                      "append it again")
     fmt = sniff_file(req.path, overrides, settings.load.sample_bytes, settings.load.sample_rows)
-    if req.mode == "append":
-        _conform(fmt, target.existing_columns(rec.schema_name, rec.table_name), req.path, rec)
+    existing = target.existing_columns(rec.schema_name, rec.table_name) if req.mode == "append" else None
+    _conform(fmt, existing, req.path, rec)
+    # an append into an existing table bulk-loads straight into it where the target can do so atomically
+    direct = existing is not None and target.direct_append
     rec.set_format(fmt.as_dict())
     stage = stage_name(rec.table_name, rec.load_id)
     policy = RowPolicy(settings.load.bad_rows, parse_max_rejects(settings.load.max_rejects),
                        settings.load.type_mismatch)
     for _ in range(3 * len(fmt.columns) + 1):  # each retry widens a column; text ends it
-        target.create_stage(schemas.stage, stage, fmt.columns)
+        if not direct:
+            target.create_stage(schemas.stage, stage, fmt.columns)
         try:
-            _stage_and_publish(req, settings, target, rec, fmt, stage, policy)
+            _stage_and_publish(req, settings, target, rec, fmt, stage, policy, direct)
             return
         except ValueTypeError as e:
             if policy.type_mismatch != "widen" or not _widen(fmt, e):
                 raise
             rec.set_format(fmt.as_dict())
         finally:
-            try:
-                target.drop_stage(schemas.stage, stage)
-            except LoaderError as e:
-                log.warning("could not drop staging table %s.%s: %s (recovery drops it)", schemas.stage, stage, e)
+            if not direct:
+                _drop_stage(target, schemas.stage, stage)
+
+
+def _drop_stage(target: Target, schema: str, stage: str) -> None:
+    try:
+        target.drop_stage(schema, stage)
+    except LoaderError as e:
+        log.warning("could not drop staging table %s.%s: %s (recovery drops it)", schema, stage, e)
 
 
 def _widen(fmt: FileFormat, e: ValueTypeError) -> bool:
@@ -162,15 +170,13 @@ def _widen(fmt: FileFormat, e: ValueTypeError) -> bool:
 
 
 def _stage_and_publish(req: LoadRequest, settings: Settings, target: Target, rec: LoadRecord,
-                       fmt: FileFormat, stage: str, policy: RowPolicy) -> None:
+                       fmt: FileFormat, stage: str, policy: RowPolicy, direct: bool) -> None:
     stream = CsvStream(req.path, fmt, settings.load.block_size, policy)
     plan = _plan(req, settings, rec, fmt, stage)
     locate = _locator(req, fmt)
     t0 = time.perf_counter()
     try:
-        if plan.mode == "append" and target.direct_append and target.existing_columns(
-                plan.ref_schema, plan.table) is not None:
-            # COPY straight into ref.T inside the publish transaction: no staging copy of every row
+        if direct:  # COPY straight into ref.T inside the publish transaction: no staging copy of every row
             target.append_direct(plan, stream.reader(), locate, rec,
                                  lambda copied: _settle(req, settings, stream, rec, fmt, copied, t0))
             return

@@ -74,3 +74,10 @@ def test_detect_prints_json(tmp_path: Path) -> None:
     assert out["delimiter"] == ";" and out["has_header"] is True and out["bom"] is True
     assert [(c["name"], c["source_name"], c["type"]) for c in out["columns"]] == [
         ("id", "id", "bigint"), ("name", "Name", "text"), ("amount", "amount", "decimal(18,2)")]
+
+
+def test_detect_on_a_missing_file_or_a_folder_is_a_clear_error(tmp_path: Path) -> None:
+    for path in (tmp_path / "missing.csv", tmp_path):
+        out = cli("detect", str(path))
+        assert out.returncode == EXIT_NOINPUT
+        assert f"{path}: cannot read the file" in out.stderr and "Traceback" not in out.stderr
