@@ -155,6 +155,17 @@ def publishing(db: Db) -> bool:
     return rows[0][0] > 0
 
 
+def bulk_loading(db: Db) -> bool:
+    """Is a load in its bulk phase: a staging table exists, or (direct append) a COPY into ref runs?"""
+    if db.staging_leftovers():
+        return True
+    if db.kind == "sqlite":
+        return False
+    rows = db.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'loader' "
+                    "AND query ILIKE 'COPY %%'")
+    return rows[0][0] > 0
+
+
 def signal_pid(pid: int, sig: int = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)

@@ -15,6 +15,7 @@ from .service import (
     FAST,
     Service,
     archived,
+    bulk_loading,
     drop,
     files_in,
     loaded_rows,
@@ -89,7 +90,7 @@ def test_kill_9_then_restart_loads_every_file_exactly_once(service_db: Db, tmp_p
             drop(root, new, rows=big, start=1_000_000)
             row = wait_until(lambda: [r for r in tracking(db) if r["status"] == "loading"], 60, "the load", svc)[0]
             if phase == "staging":
-                wait_until(db.staging_leftovers, 60, "a staging table", svc)
+                wait_until(lambda: bulk_loading(db), 60, "the bulk load (staging, or a direct COPY)", svc)
                 time.sleep(0.2)
             else:
                 wait_until(lambda: publishing(db), 60, "the publish to wait on our lock", svc)
