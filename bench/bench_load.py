@@ -1,6 +1,6 @@
 """Measure `loader load` against the databases' own bulk loaders, side by side in one run.
 
-Absolute figures move with the machine's load (shared/FACTS.md: ±30% between runs); ratios
+Absolute figures move with the machine's load (±30% between runs on this shared 2-core machine); ratios
 measured in the same run move much less. So every round runs every path once, in turn, on the
 same warm file and a fresh target, and the report gives medians and ratios to the baselines:
 PostgreSQL's server-side COPY and the sqlite3 shell's .import.

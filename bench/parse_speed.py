@@ -11,8 +11,8 @@ import time
 
 import pyarrow.csv as pacsv
 
-from loader.detect import sniff_file
-from loader.read import CsvStream
+from loader.readers.csv.detect import sniff_file
+from loader.readers.csv.stream import CsvStream
 
 
 def best_of(rounds: int, fn) -> float:  # type: ignore[no-untyped-def]

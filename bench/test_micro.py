@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gen  # noqa: E402
 
-from loader.detect import DEFAULT_SAMPLE_BYTES, detect_format, sniff_file  # noqa: E402
-from loader.read import CsvStream  # noqa: E402
+from loader.readers.csv.detect import DEFAULT_SAMPLE_BYTES, detect_format, sniff_file  # noqa: E402
+from loader.readers.csv.stream import CsvStream  # noqa: E402
 from loader.targets.sqlite import to_sqlite_batch  # noqa: E402
 
 ROWS_10MB = 71_000  # ~141 bytes a row

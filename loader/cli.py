@@ -12,9 +12,9 @@ from typing import Any
 
 from . import __version__
 from .config import RouteSettings, Settings, load_settings, redact_url
-from .detect import Overrides, sniff_file
 from .errors import EXIT_OK, EXIT_USAGE, ConfigError, LoaderError, UsageError
 from .load import MODES, LoadRequest, LoadResult, load_file
+from .readers.csv.detect import Overrides, sniff_file
 from .routes import check_route, default_route
 from .targets import open_target
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     lp = sub.add_parser("load", parents=[common], help="load one file into <ref schema>.<table>")
     lp.add_argument("file")
     lp.add_argument("--table", help="target table (default: from the file name)")
-    lp.add_argument("--mode", choices=MODES, default="fullload",
+    lp.add_argument("--mode", choices=[str(m) for m in MODES], default="fullload",
                     help="fullload replaces the table (old version kept in bkp); append adds the rows")
     lp.add_argument("--force", action="store_true", help="append even if the same content was appended before")
     lp.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -51,14 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("run", parents=[common], help="the service: watch the routes' inboxes and load what arrives")
     rp.add_argument("--root", help="one folder with inbox/ (created if missing): a default route, no config needed")
-    rp.add_argument("--mode", choices=MODES, help="with --root: fullload (default) or append")
+    rp.add_argument("--mode", choices=[str(m) for m in MODES], help="with --root: fullload (default) or append")
     rp.add_argument("--once", action="store_true", help="load what is waiting, then exit (cron, a first try)")
     _add_service_flags(rp)
 
     bp = sub.add_parser("backfill", parents=[common], help="load trees of historical files in date order (resumable)")
     bp.add_argument("dirs", nargs="+", metavar="DIR")
     bp.add_argument("--route", help="take patterns, table rule and mode from this configured route")
-    bp.add_argument("--mode", choices=MODES, help="fullload (default) or append; overrides the route's")
+    bp.add_argument("--mode", choices=[str(m) for m in MODES],
+                    help="fullload (default) or append; overrides the route's")
     bp.add_argument("--table", help="load every file into this table (default: the route's rule or the file name)")
     bp.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     _add_service_flags(bp)
@@ -144,7 +145,7 @@ def _routes(args: argparse.Namespace, settings: Settings) -> list[RouteSettings]
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from . import logs
-    from .supervise import Supervisor
+    from .service.supervise import Supervisor
 
     route_list = _routes(args, settings)
     logs.setup(settings.service.log_format, args.verbose)
@@ -154,7 +155,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     from . import logs
-    from .backfill import backfill
+    from .service.backfill import backfill
 
     if args.route:
         matches = [r for r in settings.routes if r.name == args.route]
@@ -194,7 +195,7 @@ def _print_result(r: LoadResult, settings: Settings) -> None:
 
 
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from .status import folder_summary, print_summary
+    from .service.status import folder_summary, print_summary
 
     target = open_target(settings)
     window_start = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)

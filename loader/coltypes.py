@@ -1,14 +1,49 @@
-"""Logical column types: the one vocabulary shared by the detector, the reader and the targets.
+"""The shared vocabulary: logical column types, load modes, load statuses and outcome actions.
 
-Each target maps these to its own DDL; the reader maps them to Arrow types. Keeping the
-mapping in one place means a type added here is added everywhere or fails loudly.
+Each target maps the column types to its own DDL; the readers map them to Arrow types. Keeping
+the mapping in one place means a type added here is added everywhere or fails loudly. Modes,
+statuses and actions are StrEnums: they are stored and logged as their plain string values
+(the tracking table, error.json, JSON logs), and a typo is an AttributeError, not a silent branch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import pyarrow as pa
+
+
+class Mode(StrEnum):
+    """How a load publishes into its table."""
+
+    FULLLOAD = "fullload"  # the file is the whole table; the old version moves to bkp
+    APPEND = "append"  # the file's rows are added; the same content is never appended twice
+
+
+class Status(StrEnum):
+    """A tracking row's status: every load ends loaded, failed or duplicate."""
+
+    LOADING = "loading"
+    LOADED = "loaded"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+
+
+DONE = (Status.LOADED, Status.DUPLICATE)  # the file's content is in the table: archive, never load again
+
+
+class Action(StrEnum):
+    """What the service does with a claimed file after a worker is done with it."""
+
+    ARCHIVED = "archived"  # loaded (or duplicate): moved to archive/
+    FAILED = "failed"  # moved to failed/ with <name>.error.json
+    RETRY = "retry"  # transient: back in the table's queue after a backoff
+    UNAVAILABLE = "unavailable"  # the database is down: dispatch pauses, the file waits
+    BUSY = "busy"  # another live process holds the claim or the table: try again shortly
+    GONE = "gone"  # the file vanished before it was worked on
+    SKIPPED = "skipped"  # backfill: this path was loaded before
+
 
 KINDS = ("boolean", "bigint", "decimal", "float", "date", "timestamp", "timestamptz", "text")
 MAX_DECIMAL_PRECISION = 38  # SQL Server and Arrow decimal128 both stop at 38 digits

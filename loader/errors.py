@@ -17,6 +17,8 @@ EXIT_DATA = 65
 EXIT_SOFTWARE = 70
 EXIT_UNAVAILABLE = 69
 EXIT_TEMPFAIL = 75
+EXIT_IOERR = 74
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 EXIT_CONFIG = 78
 
 
@@ -41,7 +43,11 @@ class Where:
 
 
 class LoaderError(Exception):
-    """Base of everything the loader reports; `transient` errors may succeed if retried."""
+    """Base of everything the loader reports. Catch TerminalError / TransientError, not this.
+
+    `transient` says whether the same load may succeed if retried later; the service retries
+    transient errors with backoff and never sends a file to failed/ for one before its last try.
+    """
 
     exit_code = EXIT_SOFTWARE
     transient = False
@@ -60,16 +66,38 @@ class LoaderError(Exception):
         return text
 
 
-class ConfigError(LoaderError):
+class TerminalError(LoaderError):
+    """Retrying the same load will not help: the file, the request or the setup must change."""
+
+
+class TransientError(LoaderError):
+    """The same load may succeed later: a connection, a lock, a resource."""
+
+    transient = True
+
+
+# -- the request and the setup ------------------------------------------------------------------
+class ConfigError(TerminalError):
     exit_code = EXIT_CONFIG
 
 
-class UsageError(LoaderError):
+class UsageError(TerminalError):
     exit_code = EXIT_USAGE
 
 
-class BadInputError(LoaderError):
-    """The file cannot be loaded as it is; retrying will not help."""
+class NoInputError(TerminalError):
+    exit_code = EXIT_NOINPUT
+
+
+class DuplicateFileError(TerminalError):
+    """Not a failure: the same content was already appended (exit 3)."""
+
+    exit_code = EXIT_DUPLICATE
+
+
+# -- the data ---------------------------------------------------------------------------------
+class BadInputError(TerminalError):
+    """The file cannot be loaded as it is: the only errors that send a file to failed/ as bad data."""
 
     exit_code = EXIT_DATA
 
@@ -79,29 +107,49 @@ class ValueTypeError(BadInputError):
 
 
 class DatabaseRefusedError(BadInputError):
-    """The database rejected the data (constraint, encoding, range)."""
+    """The database rejected this data (constraint, encoding, range): the rows are at fault."""
 
 
-class DuplicateFileError(LoaderError):
-    exit_code = EXIT_DUPLICATE
+# -- the database, not the data ------------------------------------------------------------------
+class DatabaseError(LoaderError):
+    """The database failed or is out of reach; the file itself is not at fault."""
 
 
-class DatabaseUnavailableError(LoaderError):
+class DatabaseUnavailableError(DatabaseError, TransientError):
+    """Cannot connect, or the connection was lost: the service pauses dispatch and probes."""
+
     exit_code = EXIT_UNAVAILABLE
-    transient = True
 
 
-class TableBusyError(LoaderError):
-    """Another load holds the table; the caller may wait and retry."""
+class DatabaseFailedError(DatabaseError, TransientError):
+    """The database could not do it: disk or log full, out of memory, an I/O error, no permission.
+
+    Retried with backoff (space gets freed, grants get fixed); after the last try the file fails
+    with this reason, which names the database as the cause, never the data.
+    """
+
+    exit_code = EXIT_IOERR
+
+
+class DatabaseAccessError(DatabaseError, TerminalError):
+    """Authentication, authorisation or connection settings are wrong: retrying forever never helps."""
+
+    exit_code = EXIT_CONFIG
+
+
+class TableBusyError(DatabaseError, TransientError):
+    """Another load holds the table (or a lock timed out); the caller may wait and retry."""
 
     exit_code = EXIT_TEMPFAIL
-    transient = True
+
+
+class LoadInterrupted(TransientError):
+    """A signal or a cancel stopped the load; it rolled back and may run again (exit 130)."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 def shorten(value: str, limit: int = 80) -> str:
     """Values go into messages and tracking rows; a 1 MB field must not."""
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
-
-class NoInputError(LoaderError):
-    exit_code = EXIT_NOINPUT

@@ -17,9 +17,8 @@ import time
 from dataclasses import dataclass
 
 from . import naming
-from .coltypes import Column, FileFormat
+from .coltypes import Column, FileFormat, Mode, Status
 from .config import Settings
-from .detect import Overrides, sniff_file
 from .errors import (
     EXIT_OK,
     BadInputError,
@@ -30,22 +29,23 @@ from .errors import (
     ValueTypeError,
     shorten,
 )
-from .infer import widen
-from .read import CsvStream, locate_data_row, locate_rejects, sha256_of
+from .readers.csv.detect import Overrides, sniff_file
+from .readers.csv.infer import widen
+from .readers.csv.stream import CsvStream, locate_data_row, locate_rejects, sha256_of
 from .rejects import RowPolicy, parse_max_rejects, write_rejects
 from .targets import PublishPlan, Target, open_target
 from .targets.base import BACKUP_STAMP, RowLocator, backup_name, stage_name
 from .track import LoadRecord
 
 log = logging.getLogger("loader")
-MODES = ("fullload", "append")
+MODES = tuple(Mode)
 
 
 @dataclass(frozen=True)
 class LoadRequest:
     path: str
     table: str | None = None  # default: from the file name
-    mode: str = "fullload"
+    mode: str = Mode.FULLLOAD
     force: bool = False  # append even if this content was appended before
     route: str = "cli"
     rejects_dir: str | None = None  # where <name>.rejects.csv goes (a route's rejects/)
@@ -68,6 +68,7 @@ class LoadResult:
     error_line: int | None = None
     error_column: str | None = None
     sha256: str = ""
+    transient: bool = False  # the same load may succeed later (the error's class says so, not its exit code)
 
     @property
     def rows_per_second(self) -> float:
@@ -83,7 +84,7 @@ def load_file(req: LoadRequest, settings: Settings, overrides: Overrides | None 
         target = open_target(settings)
         target.ensure_ready()
         rec = LoadRecord(file_path=os.path.abspath(req.path), schema_name=settings.schemas.ref, table_name=table,
-                         mode=req.mode, route=req.route, size_bytes=os.path.getsize(req.path))
+                         mode=Mode(req.mode), route=req.route, size_bytes=os.path.getsize(req.path))
         # hashed in a thread (hashlib releases the GIL) while the file is detected and staged
         rec.sha256_pending = _HASHER.submit(sha256_of, req.path)
         target.record_start(rec)
@@ -117,7 +118,7 @@ def _table_name(req: LoadRequest) -> str:
 def _load_locked(req: LoadRequest, settings: Settings, overrides: Overrides | None,
                  target: Target, rec: LoadRecord) -> None:
     schemas = settings.schemas
-    if req.mode == "append" and not req.force:
+    if req.mode == Mode.APPEND and not req.force:
         rec.resolve_sha256()
         previous = target.find_duplicate(rec.sha256, rec.schema_name, rec.table_name)
         if previous:
@@ -125,7 +126,7 @@ def _load_locked(req: LoadRequest, settings: Settings, overrides: Overrides | No
                                      f"{rec.schema_name}.{rec.table_name} (load {previous}); use --force to "
                                      "append it again")
     fmt = sniff_file(req.path, overrides, settings.load.sample_bytes, settings.load.sample_rows)
-    existing = target.existing_columns(rec.schema_name, rec.table_name) if req.mode == "append" else None
+    existing = target.existing_columns(rec.schema_name, rec.table_name) if req.mode == Mode.APPEND else None
     _conform(fmt, existing, req.path, rec)
     # an append into an existing table bulk-loads straight into it where the target can do so atomically
     direct = existing is not None and target.direct_append
@@ -253,10 +254,10 @@ def _result(req: LoadRequest, rec: LoadRecord, code: int, started: float) -> Loa
 
 def _failed(req: LoadRequest, rec: LoadRecord | None, target: Target | None, e: LoaderError,
             started: float) -> LoadResult:
-    status = "duplicate" if isinstance(e, DuplicateFileError) else "failed"
+    status = Status.DUPLICATE if isinstance(e, DuplicateFileError) else Status.FAILED
     if rec is None:
         return LoadResult(path=req.path, status=status, exit_code=e.exit_code, seconds=time.perf_counter() - started,
-                          error=str(e))
+                          error=str(e), transient=e.transient)
     # nothing was published: every row read counts as rejected with the file
     rec.rows_loaded, rec.rows_rejected = 0, rec.rows_read
     with contextlib.suppress(Exception):
@@ -268,4 +269,6 @@ def _failed(req: LoadRequest, rec: LoadRecord | None, target: Target | None, e: 
             target.record_end(rec)
         except LoaderError as track_error:
             log.error("could not record the outcome of %s: %s", req.path, track_error)
-    return _result(req, rec, e.exit_code, started)
+    result = _result(req, rec, e.exit_code, started)
+    result.transient = e.transient
+    return result

@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .coltypes import Column, FileFormat
-from .dialect import Dialect, csv_reader
 from .errors import BadInputError, ConfigError, Where, shorten
-from .formats import convert, to_bool
+from .readers.csv.dialect import Dialect, csv_reader
+from .readers.csv.formats import convert, to_bool
 
 POLICIES = ("reject_file", "reject_rows")
 TYPE_MISMATCH = ("reject", "widen")

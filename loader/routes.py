@@ -13,11 +13,12 @@ import os
 import re
 from dataclasses import dataclass
 
+from .coltypes import Mode
 from .config import RouteSettings
 from .errors import BadInputError, ConfigError, LoaderError
 from .naming import check_identifier, table_from_filename
 
-MODES = ("fullload", "append")  # the same as load.MODES; load.py is not imported by the supervisor
+MODES = tuple(Mode)
 # temporary names written by copy tools, editors and uploaders: never picked
 _TEMPORARY = re.compile(r"(?i)^(\.|~\$|~).*|.*(\.tmp|\.part|\.partial|\.crdownload|\.swp|~)$")
 _DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")

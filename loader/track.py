@@ -13,6 +13,9 @@ import socket
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
+
+from .coltypes import Mode, Status
 
 # (column, logical kind) in table order; targets map the kinds to their DDL.
 TRACKING_COLUMNS: list[tuple[str, str]] = [
@@ -25,7 +28,6 @@ TRACKING_COLUMNS: list[tuple[str, str]] = [
     ("error_line", "bigint"), ("error_column", "text"), ("rejects_file", "text"),
 ]
 TRACKING_TABLE = "loader_files"
-STATUSES = ("loading", "loaded", "failed", "duplicate")
 
 
 def new_load_id() -> str:
@@ -41,12 +43,12 @@ class LoadRecord:
     file_path: str
     schema_name: str
     table_name: str
-    mode: str
+    mode: Mode
     sha256: str = ""
     size_bytes: int = 0
     route: str = "cli"
     load_id: str = field(default_factory=new_load_id)
-    status: str = "loading"
+    status: Status = Status.LOADING
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
@@ -77,12 +79,13 @@ class LoadRecord:
 
     def values(self) -> list[object]:
         data = {f.name: getattr(self, f.name) for f in fields(self)} | {"file_name": self.file_name}
-        return [data[name] for name, _ in TRACKING_COLUMNS]
+        # plain str for the drivers: Mode / Status are StrEnums, stored as their values
+        return [str(v) if isinstance(v, StrEnum) else v for v in (data[name] for name, _ in TRACKING_COLUMNS)]
 
     def set_format(self, fmt_dict: dict[str, object]) -> None:
         self.detected_format = json.dumps(fmt_dict, ensure_ascii=False)
 
-    def finish(self, status: str) -> None:
+    def finish(self, status: Status) -> None:
         self.status = status
         self.finished_at = now()
         self.seconds = (self.finished_at - self.started_at).total_seconds()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from loader.coltypes import ColumnType
-from loader.detect import Overrides, detect_format
 from loader.errors import BadInputError
+from loader.readers.csv.detect import Overrides, detect_format
 
 
 def detect(sample: bytes, complete: bool = True, **overrides):

@@ -21,9 +21,9 @@ from loader.coltypes import Column, ColumnType
 from loader.config import load_settings, redact_url
 from loader.errors import ConfigError, DatabaseUnavailableError, UsageError
 from loader.targets import mssql, mssql_bcp, open_target
-from loader.targets import mssql_sql as sql
 from loader.targets.base import PublishPlan
 from loader.targets.mssql_conn import parse_target
+from loader.targets.sql import mssql as sql
 
 from .test_sql import HOSTILE
 
@@ -168,7 +168,7 @@ def test_odbc_connect_passthrough():
 def test_raw_odbc_string_and_mssql_python_string():
     conn = parse_target("Server=tcp:h,1433;Database=d;UID=u;PWD=s;Connection Timeout=30;TrustServerCertificate=no")
     assert conn.odbc_string().startswith("Driver=ODBC Driver 18 for SQL Server;Server=tcp:h,1433;")
-    # mssql-python refuses unknown keywords (FACTS.md): no Driver, no Connection Timeout
+    # mssql-python refuses unknown keywords: no Driver, no Connection Timeout
     assert conn.mssql_python_string() == ("Server=tcp:h,1433;Database=d;UID=u;PWD=s;TrustServerCertificate=no;"
                                           "Encrypt=yes;")
     assert conn.with_database("other").get("database") == "other"
@@ -300,7 +300,7 @@ def test_bcp_error_file_gives_row_and_column():
 
 
 def test_mssql_python_accepts_the_generated_string():
-    """Its parser refuses unknown keywords (FACTS.md); ours must pass its validating parser unchanged.
+    """Its parser refuses unknown keywords; ours must pass its validating parser unchanged.
 
     (A real connect attempt would prove the same but costs 15 s against a closed port.)
     """

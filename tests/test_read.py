@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from loader.detect import sniff_file
 from loader.errors import BadInputError
-from loader.read import CsvStream, _ahead
+from loader.readers.csv.detect import sniff_file
+from loader.readers.csv.stream import CsvStream, _ahead
 
 from .files import write_numbers
 

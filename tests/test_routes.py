@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from loader import folders, routes
+from loader import routes
 from loader.config import RouteSettings, load_settings
 from loader.errors import BadInputError, ConfigError
-from loader.supervise import backoff
-from loader.watch import Stability
+from loader.service import folders
+from loader.service.supervise import backoff
+from loader.service.watch import Stability
 
 
 @pytest.mark.parametrize("name", ["a.csv.tmp", "a.part", "~$book.csv", ".hidden.csv", "a.csv~", "x.crdownload",

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from ..config import Settings, redact_url
 from ..errors import ConfigError
+from ..track import LoadRecord
 from .base import PublishPlan, Target
 
-__all__ = ["PublishPlan", "Target", "open_target"]
+__all__ = ["PublishPlan", "Target", "open_target", "publish"]
+
+
+def publish(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
+    """Swap, append or merge, prune backups and write `rec`, in ONE transaction; returns the backup made.
+
+    Callers use this, not a target method: the algorithm lives once in targets/publish.py.
+    """
+    return target.publish(plan, rec)
 
 
 def open_target(settings: Settings) -> Target:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -96,6 +96,10 @@ class Target(Protocol):
         """Per status: files and rows in total and since `since` (loader status)."""
 
     def close(self) -> None: ...
+
+    @property
+    def tracker(self) -> Any:
+        """The tracking store (targets/tracker.py); today the target itself."""
 
 
 def summary_sql(track: str, placeholder: str) -> str:

@@ -21,11 +21,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..coltypes import Column
+from ..coltypes import Column, Status
 from ..errors import ConfigError, DatabaseUnavailableError, LoaderError, TableBusyError
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
 from . import mssql_bcp, odbc
-from . import mssql_sql as sql
 from .base import (
     SUMMARY_KEYS,
     PublishPlan,
@@ -38,6 +37,7 @@ from .base import (
     summary_sql,
 )
 from .mssql_conn import MssqlConn, parse_target
+from .sql import mssql as sql
 
 __all__ = ["MssqlTarget", "choose_path", "connect", "parse_target"]
 log = logging.getLogger("loader")
@@ -45,7 +45,7 @@ log = logging.getLogger("loader")
 # Deadlock victim (1205) and lock request timeout (1222): the publish is retried, not failed.
 RETRY_ERRORS = (1205, 1222)
 PUBLISH_ATTEMPTS = 3  # with 1 s, 2 s backoff: a reader's Sch-S usually clears within that
-BULKCOPY_BATCH_ROWS = 50_000  # rows per TDS batch: the bcp/Sling figure (FIELD.md)
+BULKCOPY_BATCH_ROWS = 50_000  # rows per TDS batch: what Sling and bcp users settle on (5-50k)
 
 
 def choose_path(wanted: str, has_bulkcopy: bool, has_bcp: bool) -> str:
@@ -63,6 +63,11 @@ class MssqlTarget:
     kind = "mssql"
     direct_append = False  # appends go through staging (insert-select in the publish transaction)
     append_direct = no_direct_append
+
+    @property
+    def tracker(self) -> Any:
+        """The tracking store on this target's control connection (its own object in targets/tracker.py)."""
+        return self
 
     def __init__(self, conn: MssqlConn, schemas: dict[str, str], lock_timeout_s: float = 30.0,
                  bulk_path: str = "auto"):
@@ -266,7 +271,7 @@ class MssqlTarget:
         for old in backups_to_drop(plan.table, self._tables(plan.bkp_schema), plan.backups_keep):
             self._run(sql.drop_table_sql(plan.bkp_schema, old))
         rec.backup_table = f"{plan.bkp_schema}.{backup}" if backup else None
-        rec.finish("loaded")
+        rec.finish(Status.LOADED)
         self._run(sql.update_tracking_sql(self.track), *_update_params(rec))
         return rec.backup_table
 

@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 from ..coltypes import Column
 from ..errors import DatabaseRefusedError, DatabaseUnavailableError
 from .base import RowLocator, batches_of
-from .mssql_sql import NVARCHAR_LIMIT, qualified
 from .odbc import text_width
+from .sql.mssql import NVARCHAR_LIMIT, qualified
 
 FIELD_TERMINATOR = "~|^"
 ROW_TERMINATOR = "~|^\n"

@@ -15,7 +15,8 @@ from ..errors import ConfigError
 from .odbc import connection_string, parse_connection_string
 
 DEFAULT_DRIVER = "ODBC Driver 18 for SQL Server"
-# mssql-python refuses keywords it does not know (FACTS.md): only these are passed on to it.
+# mssql-python 1.16 refuses keywords it does not know (Connection Timeout, seen here): only these
+# are passed on to it.
 # (mssql-python 1.16 constants._ALLOWED_CONNECTION_STRING_PARAMS, minus driver and app, which it controls)
 _MSSQL_PYTHON_KEYS = {"server", "address", "addr", "uid", "pwd", "authentication", "trusted_connection", "database",
                       "encrypt", "trustservercertificate", "trust_server_certificate", "hostnameincertificate",

@@ -28,7 +28,7 @@ from ..coltypes import Column
 from ..errors import ConfigError, DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
 from .base import RowLocator, batches_of
 
-# Rows per executemany: FIELD.md found 5-50k the useful range; 10k keeps a failed chunk's
+# Rows per executemany: bulk tools (bcpandas, Sling) report 5-50k rows as the useful range; 10k keeps a failed chunk's
 # bisection (log2 ~ 14 probes) cheap and psqlODBC's row-at-a-time execution responsive.
 CHUNK_ROWS = 10_000
 # Parameter-array budget per chunk (bytes pyodbc allocates before sending): a file with

@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..coltypes import Column, ColumnType
+from ..coltypes import Column, ColumnType, Status
 from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
 from ..naming import quote
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
@@ -86,6 +86,11 @@ def lock_key(schema: str, table: str) -> int:
 class PostgresTarget:
     kind = "postgresql"
     direct_append = True  # COPY into ref.T and the tracking row in one ADBC transaction
+
+    @property
+    def tracker(self) -> Any:
+        """The tracking store on this target's control connection (its own object in targets/tracker.py)."""
+        return self
 
     def __init__(self, url: str, schemas: dict[str, str], lock_timeout_s: float = 30.0):
         import psycopg
@@ -242,7 +247,7 @@ class PostgresTarget:
                 cur.execute(f"SET LOCAL lock_timeout = {int(self.lock_timeout_s * 1000)}")
                 copied = cur.adbc_ingest(plan.table, reader, mode="append", db_schema_name=plan.ref_schema)
                 settle(copied)  # raises (and the transaction rolls back) when rows went missing
-                rec.finish("loaded")
+                rec.finish(Status.LOADED)
                 statement, params = self._update_sql(rec)
                 cur.execute(_dollar_params(statement), tracking_params(params))
                 conn.commit()
@@ -280,7 +285,7 @@ class PostgresTarget:
             for old in backups_to_drop(plan.table, self._tables(plan.bkp_schema), plan.backups_keep):
                 self._run(f"DROP TABLE {qualified(plan.bkp_schema, old)}")
             rec.backup_table = f"{plan.bkp_schema}.{backup}" if backup else None
-            rec.finish("loaded")
+            rec.finish(Status.LOADED)
             self._run(*self._update_sql(rec))
         return rec.backup_table
 

@@ -23,11 +23,12 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..coltypes import Column, ColumnType
+from ..coltypes import Column, ColumnType, Status
 from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
 from ..naming import quote
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
@@ -92,6 +93,11 @@ class SqliteTarget:
     kind = "sqlite"
     direct_append = False  # appends go through staging (insert-select in the publish transaction)
     append_direct = no_direct_append
+
+    @property
+    def tracker(self) -> Any:
+        """The tracking store on this target's control connection (its own object in targets/tracker.py)."""
+        return self
 
     def __init__(self, path: str, schemas: list[str], tracking_schema: str = "main", lock_timeout_s: float = 30.0):
         self.path = Path(path)
@@ -286,7 +292,7 @@ class SqliteTarget:
             self.conn.execute(create_table_sql(plan.ref_schema, plan.table, plan.columns))
         self.conn.execute(copy_sql(plan.ref_schema, plan.table, plan.stage_schema, plan.stage, names))
         rec.backup_table = f"{plan.bkp_schema}.{backup}" if backup else None
-        rec.finish("loaded")
+        rec.finish(Status.LOADED)
         self.conn.execute(*_update_sql(rec))
         return rec.backup_table
 

@@ -35,8 +35,8 @@ class Outcome:
 
 
 def sniff(path: Path, timeout: float = SNIFF_SECONDS) -> Outcome:
-    """Run loader.detect.sniff_file in a daemon thread so a hang costs `timeout`, not the run."""
-    from loader.detect import sniff_file
+    """Run loader.readers.csv.detect.sniff_file in a daemon thread so a hang costs `timeout`, not the run."""
+    from loader.readers.csv.detect import sniff_file
 
     out = Outcome()
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from ... import naming
+from ...coltypes import TEXT, Column, ColumnType, FileFormat
+from ...errors import BadInputError, NoInputError, Where
 from . import encoding as enc
-from . import naming
-from .coltypes import TEXT, Column, ColumnType, FileFormat
 from .dialect import Dialect, csv_reader, sniff
-from .errors import BadInputError, NoInputError, Where
 from .infer import FALSE_VALUES, TRUE_VALUES, infer_types, is_typed
 
 __all__ = ["FALSE_VALUES", "TRUE_VALUES", "Overrides", "column_index", "detect_format", "sniff_file"]
@@ -359,7 +359,7 @@ def _confirm_with_arrow(fmt: FileFormat, text: str, ov: Overrides) -> None:
     Detection rules and Arrow's parsers could disagree on an edge case; this makes such a
     disagreement cost a text column, never a failed load of a good file.
     """
-    from .read import convert_column, convert_options, parse_options  # local: read imports this module
+    from .stream import convert_column, convert_options, parse_options  # local: read imports this module
 
     if not text or fmt.skipinitialspace:
         return  # the Python reader casts these itself and reports a bad value with its line
@@ -390,7 +390,7 @@ def _confirm_with_arrow(fmt: FileFormat, text: str, ov: Overrides) -> None:
 
 def _quoted_empty_is_all(fmt: FileFormat, data: bytes, names: list[str], col: Column) -> bool:
     """Did the column fail only on quoted empty values ("")? Then those are NULL, as exports mean."""
-    from .read import convert_column, parse_options
+    from .stream import convert_column, parse_options
 
     try:
         table = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names, use_threads=False),

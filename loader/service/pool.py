@@ -27,7 +27,7 @@ log = logging.getLogger("loader.pool")
 def _worker_main(conn: Connection, log_level: int, json_logs: bool) -> None:
     # Ctrl-C reaches the whole process group: only the supervisor decides what a signal means
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from . import logs
+    from .. import logs
 
     logs.setup("json" if json_logs else "human", verbose=False)
     logging.getLogger().setLevel(log_level)

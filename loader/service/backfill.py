@@ -16,9 +16,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from . import folders, routes
-from .config import RouteSettings, Settings
-from .errors import EXIT_DATA, EXIT_OK, BadInputError
+from .. import routes
+from ..config import RouteSettings, Settings
+from ..errors import EXIT_DATA, EXIT_OK, BadInputError
+from . import folders
 from .pool import Finished, InlinePool, ProcessPool
 from .supervise import backoff
 from .work import Job

@@ -19,11 +19,11 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import Settings
+from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError
+from ..load import LoadRequest, LoadResult, load_file
+from ..targets import open_target
 from . import folders
-from .config import Settings
-from .errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError
-from .load import LoadRequest, LoadResult, load_file
-from .targets import open_target
 
 log = logging.getLogger("loader.work")
 DONE = ("loaded", "duplicate")
@@ -128,7 +128,7 @@ def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
 
 
 def _transient(result: LoadResult) -> bool:
-    from .errors import EXIT_TEMPFAIL
+    from ..errors import EXIT_TEMPFAIL
 
     return result.exit_code in (EXIT_UNAVAILABLE, EXIT_TEMPFAIL)
 

@@ -26,16 +26,18 @@ from typing import Any
 
 import psutil
 
-from . import folders, routes, watch
-from .config import RouteSettings, Settings
-from .errors import EXIT_UNAVAILABLE, BadInputError, LoaderError
-from .logs import fields
+from .. import routes
+from ..config import RouteSettings, Settings
+from ..errors import EXIT_UNAVAILABLE, BadInputError, LoaderError
+from ..logs import fields
+from ..targets import open_target
+from . import folders, watch
 from .pool import Finished, InlinePool, ProcessPool
-from .targets import open_target
 from .work import Job, Outcome, error_details, fail_claim, route_settings
 
 log = logging.getLogger("loader.service")
-# A streaming load's growth over an idle worker (FACTS: 150-210 MB peak RSS with 1 MiB blocks):
+# A streaming load's growth over an idle worker (measured: 150-210 MB peak RSS with 1 MiB blocks,
+# `python -m bench memory`):
 # what the governor reserves before starting one more file.
 LOAD_ESTIMATE_MB = 200
 TICK_S = 0.1  # longest sleep of the loop: bounds the reaction time to events, results and signals
@@ -425,7 +427,7 @@ class Supervisor:
 
 
 def _json_logs() -> bool:
-    from .logs import JsonFormatter
+    from ..logs import JsonFormatter
 
     return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
 

@@ -6,8 +6,9 @@ import os
 import time
 from pathlib import Path
 
-from . import folders, routes
-from .config import RouteSettings
+from .. import routes
+from ..config import RouteSettings
+from . import folders
 
 
 def folder_summary(route_list: list[RouteSettings]) -> list[dict[str, object]]:

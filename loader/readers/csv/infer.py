@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .coltypes import TEXT, ColumnType
+from ...coltypes import TEXT, ColumnType
 from .formats import DateGuess, NumberGuess
 
 TRUE_VALUES = ["true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "t", "T"]

@@ -21,17 +21,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .coltypes import Column, FileFormat
+from ...coltypes import Column, FileFormat
+from ...errors import BadInputError, ValueTypeError, Where
+from ...rejects import Reject, RowPolicy, cast, failing, locate, split_batch
 from .detect import column_index
 from .dialect import Dialect, csv_reader
 from .encoding import reader_codec
-from .errors import BadInputError, ValueTypeError, Where
 from .formats import convert
 from .infer import FALSE_VALUES, TRUE_VALUES
-from .rejects import Reject, RowPolicy, cast, failing, locate, split_batch
 
 # pyarrow's default 1 MiB block: measured peak RSS 150-210 MB per worker; 4 MiB blocks
-# used 300-340 MB and were no faster (shared/FACTS.md).
+# used 300-340 MB and were no faster (`python -m bench memory`, 1M rows x 12 columns).
 BLOCK_SIZE = 1 << 20
 # Batches parsed ahead in a thread while the database ingests the previous ones: parsing
 # (one core) overlaps the bulk write (the other). Two keeps memory at a few blocks.
@@ -368,7 +368,7 @@ def sha256_of(path: str) -> str:
 
 def locate_data_row(path: str, fmt: FileFormat, data_row: int, column: str | None, reason: str) -> BadInputError:
     """Turn a database's 'data row N, column c' into the file's physical line and value."""
-    from .errors import DatabaseRefusedError
+    from ...errors import DatabaseRefusedError
 
     line, fields = record_at(path, fmt, data_row_to_record(fmt, data_row))
     names = [c.name for c in fmt.columns]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import codecs
 
-from .errors import BadInputError, Where
+from ...errors import BadInputError, Where
 
 BOMS = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")]
 _CP1252_UNDEFINED = {0x81, 0x8D, 0x8F, 0x90, 0x9D}

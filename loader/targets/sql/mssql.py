@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..coltypes import Column, ColumnType
-from ..errors import UsageError
-from ..track import TRACKING_COLUMNS
-from .base import PublishPlan, summary_sql
+from ...coltypes import Column, ColumnType
+from ...errors import UsageError
+from ...track import TRACKING_COLUMNS
+from ..base import PublishPlan, summary_sql
 
 # nvarchar(n) stops at 4,000 UTF-16 code units; beyond that only nvarchar(max) holds a value.
 NVARCHAR_LIMIT = 4000
@@ -46,7 +46,8 @@ def sql_type(t: ColumnType, wide: bool = False) -> str:
 
 
 def create_table_sql(schema: str, table: str, columns: Sequence[Column], wide: Sequence[str] = ()) -> str:
-    """A heap with no index: what minimal logging under TABLOCK needs (FIELD.md, SQL Server)."""
+    """A heap with no index: what minimal logging under TABLOCK needs (SQL Server docs:
+    "Prerequisites for minimal logging in bulk import")."""
     if len(columns) > MAX_COLUMNS:
         raise UsageError(f"{len(columns)} columns: SQL Server tables hold at most {MAX_COLUMNS}")
     cols = ", ".join(f"{bracket(c.name)} {sql_type(c.type, c.name in wide)} NULL" for c in columns)

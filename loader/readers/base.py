@@ -1,0 +1,171 @@
+"""The reader seam: every input (a CSV file, Parquet, JSON, Excel, XML, a query) is one Reader.
+
+A reader turns one input into Arrow record batches typed as the table's columns, in bounded
+memory, and can say where a row came from when the database or the policy refuses it. The rest
+of the engine (plan, staging, publish, tracking, rejects, the service) sees only this module:
+`load.py` imports no format.
+
+Two steps, because a load decides things between them: `detect` finds the columns (and the
+format's own layout); the load may then conform them to an existing table or widen one after a
+value did not fit; `stream` reads the input with the columns it is given.
+
+Choosing a reader: the content decides first (magic bytes: Parquet's PAR1, a zip's PK, gzip),
+the file name second, and delimited text is the default for anything that decodes as text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, ClassVar, Protocol
+
+import pyarrow as pa
+
+from ..coltypes import Column
+from ..errors import BadInputError, UsageError
+from ..rejects import Reject, RowPolicy
+
+HEAD_BYTES = 8192  # enough for every magic number and a first look at text
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input as the readers see it: a name for messages and a way to read its bytes again.
+
+    `open` returns a fresh binary stream positioned at the start each time it is called (the
+    detector, the hash, the reader and the error path each read it). A reader never opens
+    `path` itself: the service may hand out an already-opened, checked descriptor instead.
+    """
+
+    path: str  # for messages, the tracking row and the rejects file's name; may not exist (stdin, a member)
+    size: int
+    open: Callable[[], IO[bytes]]
+    name: str = ""  # the file name the format is guessed from (a zip member's, an upload's)
+
+    @staticmethod
+    def of_path(path: str) -> Input:
+        return Input(path, os.path.getsize(path), lambda: open(path, "rb"), os.path.basename(path))
+
+    @property
+    def file_name(self) -> str:
+        return self.name or os.path.basename(self.path)
+
+    def head(self, n: int = HEAD_BYTES) -> bytes:
+        with self.open() as f:
+            return f.read(n)
+
+
+@dataclass
+class ReadOptions:
+    """What a route or the command line pins for reading; each beats detection. Format-specific
+    settings (a sheet, an XML element path, a JSON key) travel in `extra` by name."""
+
+    format: str | None = None  # a registry name: csv, parquet, json, excel, xml; None = detect
+    encoding: str | None = None
+    delimiter: str | None = None
+    quotechar: str | None = None
+    escapechar: str | None = None
+    has_header: bool | None = None
+    column_types: dict[str, str] = field(default_factory=dict)  # by safe name or source name
+    sample_bytes: int = 4 * 1024 * 1024
+    sample_rows: int = 5000
+    block_size: int = 1 << 20
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Detection:
+    """What a reader found out about one input, in the terms every stage understands.
+
+    `columns` is replaced (never mutated in place) when a load conforms them to an existing
+    table or widens one; `layout` is the reader's own description, opaque to everyone else.
+    """
+
+    format: str
+    columns: list[Column]
+    layout: Any = None
+    n_rows: int | None = None  # data rows when known up front; the load refuses to publish another count
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """For `loader detect --json` and the tracking row's detected_format."""
+        details = self.layout.as_dict() if hasattr(self.layout, "as_dict") else {}
+        out: dict[str, object] = {"format": self.format, **details,
+                                  "columns": [c.as_dict() for c in self.columns], "notes": list(self.notes)}
+        if self.n_rows is not None:
+            out["n_rows"] = self.n_rows
+        return out
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.type.arrow()) for c in self.columns])
+
+
+class Stream(Protocol):
+    """One pass over an input: batches typed as the detection's columns, counted as they pass."""
+
+    rows: int  # rows read so far: loaded or rejected
+    rejects: list[Reject]
+    error: BadInputError | None  # the reader's own precise error, when it stopped on one
+
+    def reader(self) -> pa.RecordBatchReader: ...
+
+    def locate(self, data_row: int, column: str | None, reason: str) -> BadInputError:
+        """A database's 'data row N (1-based), column c' as the input's own line and value."""
+
+    def locate_rejects(self) -> None:
+        """Fill in line numbers and original text of the rejects (an extra pass, error path only)."""
+
+
+class Reader(Protocol):
+    format: ClassVar[str]  # the registry name, as a route's `format` pins it
+
+    def detect(self, source: Input, options: ReadOptions) -> Detection: ...
+
+    def stream(self, source: Input, detection: Detection, options: ReadOptions, policy: RowPolicy) -> Stream: ...
+
+
+@dataclass(frozen=True)
+class _Entry:
+    reader: Reader
+    suffixes: tuple[str, ...]
+    sniff: Callable[[bytes], bool] | None
+
+
+_REGISTRY: dict[str, _Entry] = {}
+_DEFAULT = "csv"  # text that no other reader claims is delimited text
+
+
+def register(reader: Reader, suffixes: Sequence[str] = (), sniff: Callable[[bytes], bool] | None = None) -> None:
+    """Add a reader: `sniff(head)` claims an input by its first bytes, `suffixes` by its name."""
+    _REGISTRY[reader.format] = _Entry(reader, tuple(s.lower() for s in suffixes), sniff)
+
+
+def formats() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def reader_for(source: Input, pinned: str | None = None) -> Reader:
+    """The reader for an input: pinned by config, else by content, else by name, else delimited text."""
+    _load_builtin()
+    if pinned:
+        entry = _REGISTRY.get(pinned)
+        if entry is None:
+            raise UsageError(f"format {pinned!r} is not one of {', '.join(formats())}")
+        return entry.reader
+    head = source.head()
+    for entry in _REGISTRY.values():
+        if entry.sniff is not None and entry.sniff(head):
+            return entry.reader
+    name = source.file_name.lower()
+    for entry in sorted(_REGISTRY.values(), key=lambda e: -max((len(s) for s in e.suffixes), default=0)):
+        if any(name.endswith(s) for s in entry.suffixes):
+            return entry.reader
+    return _REGISTRY[_DEFAULT].reader
+
+
+def _load_builtin() -> None:
+    """Readers register themselves on import; importing here keeps `readers.base` free of cycles."""
+    if _DEFAULT not in _REGISTRY:
+        from . import builtin  # noqa: F401
