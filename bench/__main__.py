@@ -59,10 +59,11 @@ def run_all(argv: list[str]) -> int:
     common = (["--loader", args.loader] if args.loader else [])
     pg = ["--pg-url", args.pg_url] if args.pg_url else []
 
-    import bench_load
+    import measure
+    import report
 
-    stem = bench_load.result_stem()
-    out = Path(args.out) if args.out else bench_load.RESULTS_DIR / f"{stem}.md"
+    stem = report.result_stem()
+    out = Path(args.out) if args.out else measure.RESULTS_DIR / f"{stem}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     codes: dict[str, int] = {}
     sections: list[str] = []

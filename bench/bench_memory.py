@@ -13,7 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
-import bench_load as bl
+import measure as bl
+import paths
 
 BYTES_PER_ROW = 141.2  # gen.py's average (1,000,000 rows = 141.2 MB)
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             bl.warm_cache(data)
             ctx = bl.Context(work, data, [], int(totals["rows"]), None, args.loader, "", None, pg_url)
             for target in targets:
-                path = bl.LoaderSqlite(ctx) if target == "sqlite" else bl.LoaderPostgres(ctx)
+                path = paths.LoaderSqlite(ctx) if target == "sqlite" else paths.LoaderPostgres(ctx)
                 m = bl.measure(path, 1, args.timeout)
                 actual_mb = data.stat().st_size / 1e6
                 status = "ok" if m.ok else "FAILED " + "; ".join(m.problems)

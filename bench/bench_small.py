@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import bench_load as bl
 import gen
+import measure as bl
 
 
 def has_run_command(loader: str) -> bool:
