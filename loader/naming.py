@@ -17,6 +17,10 @@ from .errors import UsageError
 MAX_IDENTIFIER_BYTES = 63
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _VALID = re.compile(r"^[^\W\d]\w*$", re.UNICODE)
+# Names a table cannot take as columns, or should not: PostgreSQL's system columns (a CREATE TABLE
+# with `xmin` fails; GIS bounding boxes have xmin,ymin,xmax,ymax) and SQLite's rowid aliases (a
+# column of that name silently hides the rowid). One rule for every target: the same table shape.
+RESERVED_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid", "oid", "rowid", "_rowid_"})
 
 
 def normalise(text: str, fallback: str) -> str:
@@ -36,19 +40,36 @@ def truncate_bytes(name: str, limit: int) -> str:
 
 
 def column_names(headers: list[str]) -> list[str]:
-    """Safe, unique names for a header row; blanks become col_<n>, duplicates get _2, _3…"""
+    """Safe, unique names for a header row; blanks become col_<n>, duplicates get _2, _3…
+
+    Linear in the number of headers: each base name remembers the next suffix to try, so 20,000
+    copies of one header cost 20,000 steps, not 200 million.
+    """
     names: list[str] = []
     taken: set[str] = set()
+    next_suffix: dict[str, int] = {}
     for i, header in enumerate(headers, start=1):
-        base = normalise(header, f"col_{i}")
-        name, n = base, 1
+        base = column_name(header, f"col_{i}")
+        name = base
         while name in taken:
-            n += 1
+            n = next_suffix[base] = next_suffix.get(base, 1) + 1
             suffix = f"_{n}"
             name = truncate_bytes(base, MAX_IDENTIFIER_BYTES - len(suffix)) + suffix
         taken.add(name)
         names.append(name)
     return names
+
+
+def column_name(header: str, fallback: str) -> str:
+    """One header as a safe column name; a reserved system-column name gets a trailing `_`."""
+    name = normalise(header, fallback)
+    return truncate_bytes(name, MAX_IDENTIFIER_BYTES - 1) + "_" if name in RESERVED_COLUMNS else name
+
+
+def renamed(headers: list[str], names: list[str]) -> list[str]:
+    """Notes for headers that a database would refuse as they are (system columns): say so."""
+    return [f"column {h!r} is loaded as {n!r}: {h.strip().lower()!r} is a system column name in PostgreSQL "
+            "or SQLite" for h, n in zip(headers, names) if normalise(h, "") in RESERVED_COLUMNS]
 
 
 def table_from_filename(stem: str) -> str:

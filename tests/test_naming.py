@@ -107,3 +107,34 @@ def test_quote_doubles_quotes(name, quoted):
 def test_quote_refuses_nul():
     with pytest.raises(UsageError, match="NUL"):
         quote("a\x00b")
+
+
+def test_system_column_names_are_renamed_for_every_target():
+    from loader.naming import column_names, renamed
+
+    headers = ["xmin", "ymin", "xmax", "ymax", "ctid", "OID", "rowid"]
+    names = column_names(headers)
+    assert names == ["xmin_", "ymin", "xmax_", "ymax", "ctid_", "oid_", "rowid_"]
+    notes = renamed(headers, names)
+    assert len(notes) == 5 and "'xmin' is loaded as 'xmin_'" in notes[0]
+
+
+def test_a_renamed_system_column_never_collides_with_a_header_of_that_name():
+    from loader.naming import column_names
+
+    names = column_names(["xmin", "xmin_", "xmin"])
+    assert names == ["xmin_", "xmin_2", "xmin_3"] and not set(names) & {"xmin", "xmax", "ctid"}
+
+
+def test_twenty_thousand_copies_of_one_header_get_unique_names_in_linear_time():
+    from loader.naming import column_names
+
+    names = column_names(["dup"] * 20_000)
+    assert len(set(names)) == 20_000
+    assert names[:3] == ["dup", "dup_2", "dup_3"] and names[-1] == "dup_20000"
+
+
+def test_suffixes_skip_names_that_a_later_header_already_took():
+    from loader.naming import column_names
+
+    assert column_names(["a", "a_2", "a", "a"]) == ["a", "a_2", "a_3", "a_4"]
