@@ -152,3 +152,86 @@ def test_map_error_reads_pyodbc_arguments():
     error = odbc.map_error(e, "SQL Server", odbc.MSSQL_CODES)
     assert type(error) is DatabaseFailedError and error.sqlstate == "42000"
     assert "transaction log" in str(error) and "refused" not in str(error)
+
+
+# -- the same split on real databases -----------------------------------------------------------
+
+def test_sqlite_disk_full_during_publish_is_the_database_not_the_data(sqlite_db) -> None:
+    from loader.targets import publish
+
+    from .fix_targets import opened, staged, started
+
+    target = opened(sqlite_db)
+    try:
+        first = started(target)
+        publish(target, staged(target, first, range(10)), first)
+        pages = target.conn.execute("PRAGMA ref.page_count").fetchone()[0]
+        target.conn.execute(f"PRAGMA ref.max_page_count = {pages + 2}")  # a disk with two pages left
+        second = started(target)
+        with pytest.raises(DatabaseFailedError, match="full") as info:
+            publish(target, staged(target, second, range(50_000)), second)
+    finally:
+        target.close()
+    assert not isinstance(info.value, BadInputError) and info.value.transient
+    assert sqlite_db.query("SELECT count(*) FROM ref.t") == [(10,)]
+    assert [r["status"] for r in sqlite_db.tracking()] == ["loaded", "loading"]
+
+
+def test_sqlite_read_only_database_is_the_database_not_the_data(sqlite_db) -> None:
+    from loader.targets import publish
+
+    from .fix_targets import opened, staged, started
+
+    target = opened(sqlite_db)
+    try:
+        rec = started(target)
+        plan = staged(target, rec, range(3))
+        target.conn.execute("PRAGMA query_only = 1")  # as a read-only file would (the tests may run as root)
+        with pytest.raises(DatabaseFailedError, match="readonly"):
+            publish(target, plan, rec)
+    finally:
+        target.close()
+
+
+def test_postgres_role_without_privilege_is_an_access_error(pg, tmp_path) -> None:
+    import uuid
+
+    from loader.load import LoadRequest, load_file
+
+    from .files import write_numbers
+
+    role = "weak_" + uuid.uuid4().hex[:8]
+    pg.query(f"CREATE ROLE {role} LOGIN")
+    try:
+        path = tmp_path / "f.csv"
+        write_numbers(path, rows=5)
+        settings = pg.settings()
+        settings.database.url = pg.url + ("&" if "?" in pg.url else "?") + f"user={role}"
+        result = load_file(LoadRequest(str(path), "t"), settings)
+    finally:
+        pg.query(f"DROP ROLE {role}")
+    assert result.exit_code == EXIT_CONFIG and not result.transient, result.error
+    assert "permission denied" in (result.error or "")
+
+
+def test_postgres_database_that_does_not_exist_is_an_access_error(pg) -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    from loader.targets import open_target
+
+    settings = pg.settings()
+    settings.database.url = urlunsplit(urlsplit(pg.url)._replace(path="/no_such_database"))
+    with pytest.raises(DatabaseAccessError, match="does not exist"):
+        open_target(settings)
+
+
+def test_postgres_cancel_is_an_interruption(pg) -> None:
+    from loader.targets import open_target
+
+    target = open_target(pg.settings())
+    try:
+        target.session.execute("SET statement_timeout = 50")
+        with pytest.raises(LoadInterrupted):
+            target.session.query("SELECT pg_sleep(2)")
+    finally:
+        target.close()
