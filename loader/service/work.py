@@ -130,7 +130,7 @@ def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
 def _transient(result: LoadResult) -> bool:
     from ..errors import EXIT_TEMPFAIL
 
-    return result.exit_code in (EXIT_UNAVAILABLE, EXIT_TEMPFAIL)
+    return result.transient or result.exit_code in (EXIT_UNAVAILABLE, EXIT_TEMPFAIL)
 
 
 def _reconcile(job: Job, settings: Settings) -> dict[str, object] | Outcome | None:

@@ -51,20 +51,20 @@ class OdbcSession:
     def __init__(self, conn: Any):
         self.conn = conn
 
-    def _cursor(self, statement: str, params: Sequence[object]) -> Any:
+    def cursor(self, statement: str, params: Sequence[object]) -> Any:
         try:
             return self.conn.cursor().execute(statement, *params)
         except Exception as e:
             raise odbc.map_error(e, "SQL Server", odbc.MSSQL_CODES) from None
 
     def execute(self, statement: str, params: Sequence[object] = ()) -> int:
-        return int(self._cursor(statement, params).rowcount)
+        return int(self.cursor(statement, params).rowcount)
 
     def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self._cursor(statement, params).fetchall()]
+        return [tuple(r) for r in self.cursor(statement, params).fetchall()]
 
     def dicts(self, statement: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
-        cur = self._cursor(statement, params)
+        cur = self.cursor(statement, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
@@ -115,7 +115,7 @@ class MssqlTarget:
             raise type(error)(f"cannot connect to SQL Server: {odbc.first_line(e)}", sqlstate=error.sqlstate) from None
 
     def _run(self, statement: str, *params: Any) -> Any:
-        return self.session._cursor(statement, params)
+        return self.session.cursor(statement, params)
 
     # -- setup ------------------------------------------------------------------------------------
     def ensure_ready(self) -> None:
