@@ -201,8 +201,8 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     window_start = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
     try:
         target.ensure_ready()
-        rows = target.recent_loads(args.limit)
-        totals = target.summary(window_start)
+        rows = target.tracker.recent_loads(args.limit)
+        totals = target.tracker.summary(window_start)
     finally:
         target.close()
     roots = args.root or [r.root for r in settings.routes]

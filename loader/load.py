@@ -33,7 +33,7 @@ from .readers.csv.detect import Overrides, sniff_file
 from .readers.csv.infer import widen
 from .readers.csv.stream import CsvStream, locate_data_row, locate_rejects, sha256_of
 from .rejects import RowPolicy, parse_max_rejects, write_rejects
-from .targets import PublishPlan, Target, open_target
+from .targets import PublishPlan, Target, open_target, publish
 from .targets.base import BACKUP_STAMP, RowLocator, backup_name, stage_name
 from .track import LoadRecord
 
@@ -87,7 +87,7 @@ def load_file(req: LoadRequest, settings: Settings, overrides: Overrides | None 
                          mode=Mode(req.mode), route=req.route, size_bytes=os.path.getsize(req.path))
         # hashed in a thread (hashlib releases the GIL) while the file is detected and staged
         rec.sha256_pending = _HASHER.submit(sha256_of, req.path)
-        target.record_start(rec)
+        target.tracker.record_start(rec)
         with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
             _load_locked(req, settings, overrides, target, rec)
         return _result(req, rec, EXIT_OK, started)
@@ -120,7 +120,7 @@ def _load_locked(req: LoadRequest, settings: Settings, overrides: Overrides | No
     schemas = settings.schemas
     if req.mode == Mode.APPEND and not req.force:
         rec.resolve_sha256()
-        previous = target.find_duplicate(rec.sha256, rec.schema_name, rec.table_name)
+        previous = target.tracker.find_duplicate(rec.sha256, rec.schema_name, rec.table_name)
         if previous:
             raise DuplicateFileError(f"{req.path}: the same content (sha256 {rec.sha256[:12]}…) is already in "
                                      f"{rec.schema_name}.{rec.table_name} (load {previous}); use --force to "
@@ -129,7 +129,7 @@ def _load_locked(req: LoadRequest, settings: Settings, overrides: Overrides | No
     existing = target.existing_columns(rec.schema_name, rec.table_name) if req.mode == Mode.APPEND else None
     _conform(fmt, existing, req.path, rec)
     # an append into an existing table bulk-loads straight into it where the target can do so atomically
-    direct = existing is not None and target.direct_append
+    direct = existing is not None and target.capabilities.direct_append
     rec.set_format(fmt.as_dict())
     stage = stage_name(rec.table_name, rec.load_id)
     policy = RowPolicy(settings.load.bad_rows, parse_max_rejects(settings.load.max_rejects),
@@ -189,7 +189,7 @@ def _stage_and_publish(req: LoadRequest, settings: Settings, target: Target, rec
             raise stream.error from None
         raise
     _settle(req, settings, stream, rec, fmt, loaded, t0)
-    target.publish(plan, rec)
+    publish(target, plan, rec)
 
 
 def _plan(req: LoadRequest, settings: Settings, rec: LoadRecord, fmt: FileFormat, stage: str) -> PublishPlan:
@@ -266,7 +266,7 @@ def _failed(req: LoadRequest, rec: LoadRecord | None, target: Target | None, e: 
     rec.finish(status)
     if target is not None:
         try:
-            target.record_end(rec)
+            target.tracker.record_end(rec)
         except LoaderError as track_error:
             log.error("could not record the outcome of %s: %s", req.path, track_error)
     result = _result(req, rec, e.exit_code, started)

@@ -107,7 +107,7 @@ class FakeError(Exception):
     (("String data, right truncation: length 80 buffer 40", "HY000"), DatabaseRefusedError),
 ])
 def test_driver_errors_map_to_transient_or_terminal(args, kind):
-    error = odbc.map_error(FakeError(*args), "SQL Server", busy_codes=(1205, 1222))
+    error = odbc.map_error(FakeError(*args), "SQL Server", codes=odbc.MSSQL_CODES)
     assert type(error) is kind
     assert error.transient == (kind is not DatabaseRefusedError)
 

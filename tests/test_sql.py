@@ -12,9 +12,10 @@ from sqlglot.tokens import TokenType
 
 from loader.coltypes import Column, ColumnType
 from loader.naming import MAX_IDENTIFIER_BYTES
-from loader.targets import postgres as pg
-from loader.targets import sqlite as sl
 from loader.targets.base import PublishPlan, backup_name, backups_to_drop, free_backup_name, stage_name
+from loader.targets.sql import postgres as pg
+from loader.targets.sql import sqlite as sl
+from loader.track import TRACKING_COLUMNS
 
 HOSTILE = [
     "plain",
@@ -229,3 +230,60 @@ def test_backup_name_within_63_bytes(table):
     name = backup_name(table, "20240101000000")
     assert len(name.encode("utf-8")) <= MAX_IDENTIFIER_BYTES
     assert name.endswith("_20240101000000")
+
+
+# -- every statement of every dialect parses ---------------------------------------------------
+
+def parse_any(text: str, dialect: str) -> exp.Expression:
+    parsed = sqlglot.parse(text, read=dialect, error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(parsed) == 1 and parsed[0] is not None, text
+    return parsed[0]
+
+
+@pytest.mark.parametrize("module, dialect", [(pg, "postgres"), (sl, "sqlite")])
+@pytest.mark.parametrize("name", HOSTILE)
+def test_every_statement_parses(module, dialect, name):
+    statements_ = module.all_statements(plan(name, name + "_s", [name, "id"]), name + "_b")
+    assert len(statements_) > 20
+    for text in statements_:
+        parse_any(text, dialect)
+        quoted_identifiers(text, dialect)  # and no statement separator anywhere
+
+
+@pytest.mark.parametrize("module, dialect, mark", [(pg, "postgres", "%s"), (sl, "sqlite", "?")])
+def test_tracking_values_travel_as_parameters(module, dialect, mark):
+    track = module.tracking("loader") if module is pg else module.TRACKING
+    for text in track.all():
+        assert "'" not in text.replace("'loaded'", "").replace("'fullload'", "").replace("'loading'", "") \
+            .replace("'failed'", "").replace("'-infinity'", "").replace("''", ""), text
+    assert track.insert.count(mark) == len(TRACKING_COLUMNS)
+    assert track.update.count(mark) == len(TRACKING_COLUMNS)
+    assert track.duplicate.count(mark) == 5 and track.interrupted.count(mark) == 3
+
+
+def test_tracking_update_sets_every_column_but_the_key():
+    update = parse_any(sl.TRACKING.update, "sqlite")
+    assert isinstance(update, exp.Update)
+    assigned = [e.this.name for e in update.expressions]
+    assert assigned == [n for n, _ in TRACKING_COLUMNS if n != "load_id"]
+    assert update.find(exp.Where).find(exp.Column).name == "load_id"
+
+
+def test_postgres_retire_without_backup_drops_and_with_backup_moves():
+    p = plan("t", "t_s", ["a"])
+    assert pg.retire_sql(p, None) == ['DROP TABLE "ref"."t"']
+    assert pg.swap_sql(p, "t_b")[:2] == pg.retire_sql(p, "t_b")
+
+
+def test_sqlite_retire_copies_the_old_columns_into_bkp():
+    p = plan("t", "t_s", ["a", "b"])
+    old = columns(["a"])  # an older version of the table had fewer columns
+    steps = [s for s, _ in sl.retire_sql(p, "t_b", old)]
+    assert steps == ['CREATE TABLE "bkp"."t_b" ("a" INTEGER)',
+                     'INSERT INTO "bkp"."t_b" ("a") SELECT "a" FROM "ref"."t"', 'DROP TABLE "ref"."t"']
+    assert [s for s, _ in sl.retire_sql(p, None, old)] == ['DROP TABLE "ref"."t"']
+
+
+def test_dollar_params_number_in_order():
+    assert pg.dollar_params("UPDATE t SET a = %s, b = %s WHERE c = %s") == "UPDATE t SET a = $1, b = $2 WHERE c = $3"
+    parse_any(pg.dollar_params(pg.tracking("loader").update), "postgres")

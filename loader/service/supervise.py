@@ -242,17 +242,19 @@ class Supervisor:
             return
         try:
             target.ensure_ready()
-            for row in target.unfinished_loads():
+            for row in target.tracker.unfinished_loads():
                 if row["host"] != host or _alive(row):
                     continue
                 load_id = str(row["load_id"])
-                target.mark_interrupted(load_id, f"interrupted: process {row['pid']} on {host} died during the load")
+                target.tracker.mark_interrupted(
+                    load_id, f"interrupted: process {row['pid']} on {host} died during the load")
                 dropped = target.drop_leftover_stages(self.settings.schemas.stage, [load_id])
                 log.warning("load %s of %s was interrupted by a crash: marked failed, dropped %s", load_id,
                             row["file_name"], dropped or "no staging table",
                             extra=fields(load_id=load_id, file=row["file_name"], stage="recover"))
             # staging left by loads that are over (a crash between publish and cleanup) is garbage
-            finished = [str(r["load_id"]) for r in target.recent_loads(_RECOVERY_WINDOW) if r["status"] != "loading"]
+            finished = [str(r["load_id"]) for r in target.tracker.recent_loads(_RECOVERY_WINDOW)
+                        if r["status"] != "loading"]
             for stage in target.drop_leftover_stages(self.settings.schemas.stage, finished):
                 log.warning("dropped staging %s left by a finished load", stage, extra=fields(stage="recover"))
         except LoaderError as e:
@@ -414,7 +416,8 @@ class Supervisor:
         try:
             target = open_target(route_settings(self.settings, item.dest.schema))
             try:
-                done = [r for r in target.loads_of_file(str(item.claimed)) if r["status"] in ("loaded", "duplicate")]
+                done = [r for r in target.tracker.loads_of_file(str(item.claimed))
+                        if r["status"] in ("loaded", "duplicate")]
             finally:
                 target.close()
         except LoaderError as e:

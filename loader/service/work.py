@@ -130,7 +130,7 @@ def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
 def _transient(result: LoadResult) -> bool:
     from ..errors import EXIT_TEMPFAIL
 
-    return result.exit_code in (EXIT_UNAVAILABLE, EXIT_TEMPFAIL)
+    return result.transient or result.exit_code in (EXIT_UNAVAILABLE, EXIT_TEMPFAIL)
 
 
 def _reconcile(job: Job, settings: Settings) -> dict[str, object] | Outcome | None:
@@ -141,11 +141,11 @@ def _reconcile(job: Job, settings: Settings) -> dict[str, object] | Outcome | No
         return Outcome(job.path, "unavailable", reason=str(e))
     try:
         target.ensure_ready()
-        rows = target.loads_of_file(job.path)
+        rows = target.tracker.loads_of_file(job.path)
         for row in rows:
             if row["status"] == "loading":
                 load_id = str(row["load_id"])
-                target.mark_interrupted(load_id, f"interrupted: process {row['pid']} on {row['host']} stopped "
+                target.tracker.mark_interrupted(load_id, f"interrupted: process {row['pid']} on {row['host']} stopped "
                                                  "before the load finished; the file was loaded again")
                 target.drop_leftover_stages(settings.schemas.stage, [load_id])
                 row["status"] = "failed"
@@ -194,7 +194,7 @@ def _where(job: Job, result: LoadResult | None, reason: str) -> tuple[int | None
         with contextlib.suppress(Exception):
             target = open_target(route_settings(job.settings, job.schema))
             try:
-                for row in target.loads_of_file(job.path):
+                for row in target.tracker.loads_of_file(job.path):
                     if row["load_id"] == result.load_id:
                         line = row.get("error_line")
                         return (int(str(line)) if line is not None else None,
@@ -212,7 +212,7 @@ def _in_place(job: Job) -> Outcome:
         target = open_target(settings)
         try:
             target.ensure_ready()
-            done = [r for r in target.loads_of_file(job.path) if r["status"] in DONE]
+            done = [r for r in target.tracker.loads_of_file(job.path) if r["status"] in DONE]
         finally:
             target.close()
     except LoaderError as e:

@@ -5,17 +5,18 @@ from __future__ import annotations
 from ..config import Settings, redact_url
 from ..errors import ConfigError
 from ..track import LoadRecord
-from .base import PublishPlan, Target
+from . import publish as _publish
+from .base import Capabilities, PublishPlan, Target
 
-__all__ = ["PublishPlan", "Target", "open_target", "publish"]
+__all__ = ["Capabilities", "PublishPlan", "Target", "open_target", "publish"]
 
 
 def publish(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
-    """Swap, append or merge, prune backups and write `rec`, in ONE transaction; returns the backup made.
+    """Swap or append, prune backups and write `rec`, in ONE transaction; returns the backup made.
 
     Callers use this, not a target method: the algorithm lives once in targets/publish.py.
     """
-    return target.publish(plan, rec)
+    return _publish.publish(target, plan, rec)
 
 
 def open_target(settings: Settings) -> Target:

@@ -1,19 +1,20 @@
 """The target interface: the only place that knows which database it talks to is a target.
 
-A target is small on purpose: make the schemas, lock a table, fill a staging table from an
-Arrow stream through the database's bulk path, and publish in one transaction together
-with the tracking row. Everything outside loader/targets/ talks to this Protocol.
+A target does three jobs, each behind its own small seam: staging (fill a staging table from
+an Arrow stream through the database's bulk path), tracking (targets/tracker.py, reached as
+`target.tracker`) and publishing (targets/publish.py runs one algorithm inside the target's
+one transaction with its dialect's statements). Callers read `target.capabilities`, never a
+database kind.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -21,7 +22,13 @@ from ..coltypes import Column
 from ..naming import MAX_IDENTIFIER_BYTES, truncate_bytes
 from ..track import LoadRecord
 
+if TYPE_CHECKING:
+    from .tracker import Tracker
+
 BACKUP_STAMP = "%Y%m%d%H%M%S"
+
+# One statement with its parameters, in the driver's own placeholder style.
+Statement = tuple[str, tuple[object, ...]]
 
 
 @dataclass(frozen=True)
@@ -39,27 +46,73 @@ class PublishPlan:
     backup_name: str  # used only when a fullload replaces an existing table
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a caller may rely on, declared once per target instead of asked of its kind."""
+
+    name: str  # for messages only ("PostgreSQL"), never to branch on
+    # can append by bulk-loading straight into ref.T inside the publish transaction
+    direct_append: bool = False
+    # publish attempts when the transaction loses a lock or deadlock race (SQL Server's Sch-M on swap)
+    publish_attempts: int = 1
+    # the tracking table can coordinate several hosts (row claims); SQLite is single-host by nature
+    multi_host: bool = True
+
+
 # A data row number (1-based, as the database counts it) -> a located error for the user.
 RowLocator = Callable[[int, str | None, str], Exception]
 
 
+class Session(Protocol):
+    """One connection in the driver's placeholder style, its errors already mapped to loader errors.
+
+    Outside a publish every statement commits on its own; inside `Target.publishing` the same
+    session runs inside the one transaction, which is how the tracking row joins the publish.
+    """
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run one statement; returns the rows it changed."""
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
+
+    def dicts(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]: ...
+
+
+@dataclass(frozen=True)
+class PublishSql:
+    """One dialect's publish steps as pure statement builders; publish.py strings them together."""
+
+    # ref.T -> bkp.<backup> (old columns given), or ref.T dropped when there is no backup to keep
+    retire: Callable[[PublishPlan, str | None, Sequence[Column]], list[Statement]]
+    # stage.S -> ref.T, where ref.T does not exist (any more)
+    promote: Callable[[PublishPlan], list[Statement]]
+    # insert-select stage.S into ref.T; the named text columns are widened first where the dialect must
+    append: Callable[[PublishPlan, Collection[str]], list[Statement]]
+    drop: Callable[[str, str], Statement]
+    tables: Callable[[str], Statement]  # one column: the names of the tables in a schema
+
+
+@dataclass(frozen=True)
+class PublishTx:
+    """An open publish transaction: the session it runs on and the steps of its dialect."""
+
+    session: Session
+    sql: PublishSql
+    widened: frozenset[str] = frozenset()  # text columns staging had to widen (append widens ref too)
+
+
 class Target(Protocol):
-    kind: str
-    # can append by bulk-loading straight into ref.T inside the publish transaction
-    direct_append: bool
+    capabilities: Capabilities
+
+    @property
+    def tracker(self) -> Tracker:
+        """The tracking store, on the connection publish runs on (targets/tracker.py)."""
 
     def ensure_ready(self) -> None:
         """Create the schemas and the tracking table when missing (idempotent, concurrent-safe)."""
 
     def lock_table(self, schema: str, table: str, wait_s: float) -> AbstractContextManager[None]:
         """Hold an exclusive per-table lock across processes; TableBusyError after wait_s."""
-
-    def record_start(self, rec: LoadRecord) -> None: ...
-
-    def record_end(self, rec: LoadRecord) -> None: ...
-
-    def find_duplicate(self, sha256: str, schema: str, table: str) -> str | None:
-        """The load id of the same content already in the table's current version, if any."""
 
     def existing_columns(self, schema: str, table: str) -> list[Column] | None: ...
 
@@ -68,57 +121,30 @@ class Target(Protocol):
     def write_stage(self, schema: str, stage: str, reader: pa.RecordBatchReader, locate: RowLocator) -> int:
         """Bulk-load the stream; returns the rows the database holds afterwards."""
 
-    def publish(self, plan: PublishPlan, rec: LoadRecord) -> str | None:
-        """Swap or append, prune backups and write `rec` in ONE transaction; returns the backup made."""
-
     def drop_stage(self, schema: str, stage: str) -> None: ...
-
-    def append_direct(self, plan: PublishPlan, reader: pa.RecordBatchReader, locate: RowLocator,
-                      rec: LoadRecord, settle: Callable[[int], None]) -> None:
-        """Only where direct_append: bulk-load into ref.T, settle(rows), write `rec`, commit; all or nothing."""
-
-    def recent_loads(self, limit: int) -> list[dict[str, object]]: ...
-
-    # -- what the service needs to recover from a crash and to report ---------------------------
-    def loads_of_file(self, file_path: str) -> list[dict[str, object]]:
-        """Every tracking row of one file path (a claim folder makes the path unique per claim)."""
-
-    def unfinished_loads(self) -> list[dict[str, object]]:
-        """Rows still 'loading': live loads, or loads whose process died."""
-
-    def mark_interrupted(self, load_id: str, reason: str) -> bool:
-        """'loading' -> 'failed' with the reason (the process that wrote it is gone); False if not loading."""
 
     def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
         """Drop the staging tables a crash left behind for these loads; returns the names dropped."""
 
-    def summary(self, since: dt.datetime) -> list[dict[str, object]]:
-        """Per status: files and rows in total and since `since` (loader status)."""
+    def append_direct(self, plan: PublishPlan, reader: pa.RecordBatchReader, locate: RowLocator,
+                      rec: LoadRecord, settle: Callable[[int], None]) -> None:
+        """Only where capabilities.direct_append: bulk-load into ref.T, settle(rows), write `rec`, commit."""
+
+    def publishing(self, plan: PublishPlan) -> AbstractContextManager[PublishTx]:
+        """The one publish transaction: commits when the block ends, rolls back when it raises."""
 
     def close(self) -> None: ...
-
-    @property
-    def tracker(self) -> Any:
-        """The tracking store (targets/tracker.py); today the target itself."""
-
-
-def summary_sql(track: str, placeholder: str) -> str:
-    """Counts per status, in total and in a recent window (one parameter: the window start)."""
-    p = placeholder
-    return (f"SELECT status, count(*), coalesce(sum(rows_loaded), 0), "
-            f"sum(CASE WHEN finished_at >= {p} THEN 1 ELSE 0 END), "
-            f"coalesce(sum(CASE WHEN finished_at >= {p} THEN rows_loaded ELSE 0 END), 0), "
-            f"coalesce(sum(CASE WHEN finished_at >= {p} THEN seconds ELSE 0 END), 0) "
-            f"FROM {track} GROUP BY status ORDER BY status")
-
-
-SUMMARY_KEYS = ("status", "files", "rows", "files_recent", "rows_recent", "seconds_recent")
 
 
 def no_direct_append(self: object, plan: PublishPlan, reader: pa.RecordBatchReader, locate: RowLocator,
                      rec: LoadRecord, settle: Callable[[int], None]) -> None:
     """append_direct of a target whose appends go through staging (direct_append = False)."""
     raise NotImplementedError("this target appends through staging")
+
+
+def plain(*statements: str) -> list[Statement]:
+    """Statements without parameters, in the shape PublishSql returns."""
+    return [(s, ()) for s in statements]
 
 
 def stage_suffixes(load_ids: Iterable[str]) -> set[str]:

@@ -12,38 +12,24 @@ explicit transaction per publish. Bulk paths into the staging heap, best first (
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import importlib.util
-import logging
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from ..coltypes import Column, Status
-from ..errors import ConfigError, DatabaseUnavailableError, LoaderError, TableBusyError
-from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
+from ..coltypes import Column
+from ..errors import ConfigError, LoaderError, TableBusyError
+from ..track import TRACKING_COLUMNS, TRACKING_TABLE
 from . import mssql_bcp, odbc
-from .base import (
-    SUMMARY_KEYS,
-    PublishPlan,
-    RowLocator,
-    backups_to_drop,
-    batches_of,
-    free_backup_name,
-    no_direct_append,
-    stages_of,
-    summary_sql,
-)
+from .base import Capabilities, PublishPlan, PublishTx, RowLocator, batches_of, no_direct_append, stages_of
 from .mssql_conn import MssqlConn, parse_target
 from .sql import mssql as sql
+from .tracker import Tracker
 
 __all__ = ["MssqlTarget", "choose_path", "connect", "parse_target"]
-log = logging.getLogger("loader")
 
-# Deadlock victim (1205) and lock request timeout (1222): the publish is retried, not failed.
-RETRY_ERRORS = (1205, 1222)
+# Deadlock victim (1205) and lock request timeout (1222) are TableBusyError: the publish is retried, not failed.
 PUBLISH_ATTEMPTS = 3  # with 1 s, 2 s backoff: a reader's Sch-S usually clears within that
 BULKCOPY_BATCH_ROWS = 50_000  # rows per TDS batch: what Sling and bcp users settle on (5-50k)
 
@@ -59,42 +45,31 @@ def choose_path(wanted: str, has_bulkcopy: bool, has_bcp: bool) -> str:
     return wanted
 
 
-class MssqlTarget:
-    kind = "mssql"
-    direct_append = False  # appends go through staging (insert-select in the publish transaction)
-    append_direct = no_direct_append
+class OdbcSession:
+    """The pyodbc control connection; autocommit except inside `transaction()`."""
 
-    @property
-    def tracker(self) -> Any:
-        """The tracking store on this target's control connection (its own object in targets/tracker.py)."""
-        return self
+    def __init__(self, conn: Any):
+        self.conn = conn
 
-    def __init__(self, conn: MssqlConn, schemas: dict[str, str], lock_timeout_s: float = 30.0,
-                 bulk_path: str = "auto"):
-        self.info, self.schemas, self.lock_timeout_s = conn, schemas, lock_timeout_s
-        self.path = choose_path(bulk_path, importlib.util.find_spec("mssql_python") is not None,
-                                mssql_bcp.available())
-        self.conn = self._connect(autocommit=True)
-        self.track = sql.qualified(schemas["tracking"], TRACKING_TABLE)
-        self._columns: dict[tuple[str, str], list[Column]] = {}
-        self._wide: dict[tuple[str, str], set[str]] = {}
-
-    def _connect(self, autocommit: bool) -> Any:
-        pyodbc = odbc.import_pyodbc()
-
-        try:
-            return pyodbc.connect(self.info.odbc_string(), autocommit=autocommit, timeout=15)
-        except pyodbc.Error as e:
-            raise DatabaseUnavailableError(f"cannot connect to SQL Server: {odbc.first_line(e)}") from None
-
-    def _run(self, statement: str, *params: Any) -> Any:
+    def cursor(self, statement: str, params: Sequence[object]) -> Any:
         try:
             return self.conn.cursor().execute(statement, *params)
         except Exception as e:
-            raise odbc.map_error(e, "SQL Server", RETRY_ERRORS) from None
+            raise odbc.map_error(e, "SQL Server", odbc.MSSQL_CODES) from None
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> int:
+        return int(self.cursor(statement, params).rowcount)
+
+    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.cursor(statement, params).fetchall()]
+
+    def dicts(self, statement: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
+        cur = self.cursor(statement, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[None]:
+    def transaction(self) -> Iterator[None]:
         self.conn.autocommit = False
         try:
             yield
@@ -107,9 +82,44 @@ class MssqlTarget:
             with contextlib.suppress(Exception):
                 self.conn.autocommit = True
 
-    # -- setup and tracking -------------------------------------------------------------
+
+class MssqlTarget:
+    # appends go through staging (insert-select in the publish transaction); a swap waits for readers'
+    # Sch-S locks and may lose a deadlock: PUBLISH_ATTEMPTS tries
+    capabilities = Capabilities(name="SQL Server", publish_attempts=PUBLISH_ATTEMPTS)
+    append_direct = no_direct_append
+
+    def __init__(self, conn: MssqlConn, schemas: dict[str, str], lock_timeout_s: float = 30.0,
+                 bulk_path: str = "auto"):
+        self.info, self.schemas, self.lock_timeout_s = conn, schemas, lock_timeout_s
+        self.path = choose_path(bulk_path, importlib.util.find_spec("mssql_python") is not None,
+                                mssql_bcp.available())
+        self.conn = self._connect(autocommit=True)
+        self.session = OdbcSession(self.conn)
+        self.track = sql.qualified(schemas["tracking"], TRACKING_TABLE)
+        self._tracker = Tracker(self.session, sql.tracking(schemas["tracking"]))
+        self._columns: dict[tuple[str, str], list[Column]] = {}
+        self._wide: dict[tuple[str, str], set[str]] = {}
+
+    @property
+    def tracker(self) -> Tracker:
+        return self._tracker
+
+    def _connect(self, autocommit: bool) -> Any:
+        pyodbc = odbc.import_pyodbc()
+
+        try:
+            return pyodbc.connect(self.info.odbc_string(), autocommit=autocommit, timeout=15)
+        except pyodbc.Error as e:
+            error = odbc.map_error(e, "SQL Server", odbc.MSSQL_CODES, connecting=True)
+            raise type(error)(f"cannot connect to SQL Server: {odbc.first_line(e)}", sqlstate=error.sqlstate) from None
+
+    def _run(self, statement: str, *params: Any) -> Any:
+        return self.session.cursor(statement, params)
+
+    # -- setup ------------------------------------------------------------------------------------
     def ensure_ready(self) -> None:
-        with self._tx():
+        with self.session.transaction():
             self._applock("loader:setup", "Transaction", 60_000)
             for schema in dict.fromkeys(self.schemas.values()):
                 self._run(sql.ensure_schema_sql(), schema, sql.create_schema_sql(schema))
@@ -125,44 +135,11 @@ class MssqlTarget:
         if granted < 0:
             raise TableBusyError(f"SQL Server application lock {resource!r} not granted (code {granted})")
 
-    def record_start(self, rec: LoadRecord) -> None:
-        self._run(sql.insert_tracking_sql(self.track), *rec.values())
-
-    def record_end(self, rec: LoadRecord) -> None:
-        self._run(sql.update_tracking_sql(self.track), *_update_params(rec))
-
-    def find_duplicate(self, sha256: str, schema: str, table: str) -> str | None:
-        row = self._run(sql.duplicate_sql(self.track), schema, table, sha256, schema, table).fetchone()
-        return row[0] if row else None
-
-    def recent_loads(self, limit: int) -> list[dict[str, object]]:
-        cur = self._run(sql.recent_sql(self.track, limit))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    def _dicts(self, statement: str, *params: Any) -> list[dict[str, object]]:
-        cur = self._run(statement, *params)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    def loads_of_file(self, file_path: str) -> list[dict[str, object]]:
-        return self._dicts(sql.loads_of_file_sql(self.track), file_path)
-
-    def unfinished_loads(self) -> list[dict[str, object]]:
-        return self._dicts(sql.unfinished_sql(self.track))
-
-    def mark_interrupted(self, load_id: str, reason: str) -> bool:
-        return bool(self._run(sql.interrupted_sql(self.track), reason, load_id).rowcount)
-
     def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
         dropped = stages_of(self._tables(schema), load_ids)
         for table in dropped:
             self.drop_stage(schema, table)
         return dropped
-
-    def summary(self, since: dt.datetime) -> list[dict[str, object]]:
-        rows = self._run(summary_sql(self.track, "?"), since, since, since).fetchall()
-        return [dict(zip(SUMMARY_KEYS, r)) for r in rows]
 
     # -- locking --------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -208,7 +185,8 @@ class MssqlTarget:
         else:
             insert = odbc.insert_sql(sql.qualified(schema, stage), [sql.bracket(c.name) for c in columns])
             with contextlib.closing(self._connect(autocommit=False)) as conn:
-                odbc.OdbcWriter(conn, insert, columns, "SQL Server", widen=widen).write(reader, locate)
+                odbc.OdbcWriter(conn, insert, columns, "SQL Server", widen=widen, codes=odbc.MSSQL_CODES).write(
+                    reader, locate)
         return int(self._run(sql.count_sql(schema, stage)).fetchone()[0])
 
     def _bulkcopy(self, schema: str, stage: str, columns: list[Column], reader: pa.RecordBatchReader,
@@ -220,7 +198,7 @@ class MssqlTarget:
         try:
             bulk_conn = mssql_python.connect(self.info.mssql_python_string(), autocommit=True)
         except Exception as e:
-            raise odbc.map_error(e, "SQL Server bulk copy", RETRY_ERRORS) from None
+            raise odbc.map_error(e, "SQL Server bulk copy", odbc.MSSQL_CODES, connecting=True) from None
         with contextlib.closing(bulk_conn) as conn:
             for needs_wide, batches in runs:
                 for column in needs_wide:
@@ -230,7 +208,7 @@ class MssqlTarget:
                     cur.bulkcopy_arrow(sql.qualified(schema, stage), batches, batch_size=BULKCOPY_BATCH_ROWS,
                                        timeout=0, table_lock=True, keep_nulls=True)
                 except Exception as e:
-                    raise odbc.map_error(e, "SQL Server bulk copy", RETRY_ERRORS) from None
+                    raise odbc.map_error(e, "SQL Server bulk copy", odbc.MSSQL_CODES) from None
                 finally:
                     cur.close()
 
@@ -240,46 +218,14 @@ class MssqlTarget:
         self._run(sql.drop_table_sql(schema, stage))
 
     # -- publish --------------------------------------------------------------------------
-    def publish(self, plan: PublishPlan, rec: LoadRecord) -> str | None:
-        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
-            try:
-                with self._tx():
-                    return self._publish_in_tx(plan, rec)
-            except TableBusyError as e:
-                if attempt == PUBLISH_ATTEMPTS:
-                    raise
-                log.warning("publish of %s.%s: %s; retrying (%d/%d)", plan.ref_schema, plan.table, e, attempt,
-                            PUBLISH_ATTEMPTS)
-                time.sleep(attempt)
-        return None  # not reached
-
-    def _publish_in_tx(self, plan: PublishPlan, rec: LoadRecord) -> str | None:
-        for statement in sql.publish_prologue_sql(int(self.lock_timeout_s * 1000)):
-            self._run(statement)
-        current = self.existing_columns(plan.ref_schema, plan.table)
-        backup = None
-        if current is not None and plan.mode == "fullload" and plan.backups_keep > 0:
-            backup = free_backup_name(plan.backup_name, set(self._tables(plan.bkp_schema)))
-        elif current is not None and plan.mode == "fullload":
-            self._run(sql.drop_table_sql(plan.ref_schema, plan.table))
-        if current is not None and plan.mode == "append":
-            self._widen_ref(plan, current)
-            self._run(sql.append_sql(plan))
-        else:
-            for statement, params in sql.swap_sql(plan, backup):
-                self._run(statement, *params)
-        for old in backups_to_drop(plan.table, self._tables(plan.bkp_schema), plan.backups_keep):
-            self._run(sql.drop_table_sql(plan.bkp_schema, old))
-        rec.backup_table = f"{plan.bkp_schema}.{backup}" if backup else None
-        rec.finish(Status.LOADED)
-        self._run(sql.update_tracking_sql(self.track), *_update_params(rec))
-        return rec.backup_table
-
-    def _widen_ref(self, plan: PublishPlan, current: list[Column]) -> None:
-        """Appending a value longer than the table's nvarchar(n): widen ref's column in the same transaction."""
-        for column in self._wide.get((plan.stage_schema, plan.stage), set()):
-            if any(c.name == column for c in current):
-                self._run(sql.widen_sql(plan.ref_schema, plan.table, column))
+    @contextlib.contextmanager
+    def publishing(self, plan: PublishPlan) -> Iterator[PublishTx]:
+        """XACT_ABORT and the lock timeout first; widened staging columns widen ref's on append."""
+        with self.session.transaction():
+            for statement in sql.publish_prologue_sql(int(self.lock_timeout_s * 1000)):
+                self._run(statement)
+            widened = frozenset(self._wide.get((plan.stage_schema, plan.stage), set()))
+            yield PublishTx(self.session, sql.PUBLISH, widened)
 
     def _tables(self, schema: str) -> list[str]:
         return [r[0] for r in self._run(sql.tables_sql(), schema).fetchall()]
@@ -321,12 +267,6 @@ class _Runs:
                 self.pending = batch
                 return
             yield batch
-
-
-def _update_params(rec: LoadRecord) -> list[object]:
-    """In update_tracking_sql's order: every column but load_id, then load_id for the WHERE."""
-    values = dict(zip([n for n, _ in TRACKING_COLUMNS], rec.values()))
-    return [values[n] for n, _ in TRACKING_COLUMNS if n != "load_id"] + [rec.load_id]
 
 
 def connect(url: str, schemas: dict[str, str], lock_timeout_s: float, bulk_path: str = "auto") -> MssqlTarget:

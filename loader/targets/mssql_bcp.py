@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..coltypes import Column
-from ..errors import DatabaseRefusedError, DatabaseUnavailableError
+from ..errors import DatabaseUnavailableError
 from .base import RowLocator, batches_of
-from .odbc import text_width
+from .odbc import MSSQL_CODES, odbc_error_class, text_width
 from .sql.mssql import NVARCHAR_LIMIT, qualified
 
 FIELD_TERMINATOR = "~|^"
@@ -31,6 +31,8 @@ ROW_TERMINATOR = "~|^\n"
 BCP_BATCH_ROWS = 50_000
 _EMPTY = "\x00"  # bcp character format reads a field holding one NUL as the empty string
 _ERROR_ROW = re.compile(r"Row (\d+), Column (\d+)")
+# bcp prints each ODBC diagnostic as "SQLState = 28000, NativeError = 18456"
+_DIAGNOSTIC = re.compile(r"SQLState = (\w{5}), NativeError = (\d+)")
 
 
 def available() -> bool:
@@ -132,6 +134,9 @@ def _bcp_error(output: str, error_text: str, columns: list[Column], locate: RowL
         name = columns[col - 1].name if 0 < col <= len(columns) else None
         return locate(row, name, f"SQL Server (bcp) refused the value: {reason}")
     message = next((ln.strip() for ln in output.splitlines() if "Error" in ln or "error" in ln), output.strip()[:300])
-    if "login" in message.lower() or "connect" in message.lower() or "TCP" in message:
-        return DatabaseUnavailableError(f"bcp could not connect: {message}")
-    return DatabaseRefusedError(f"bcp failed: {message}")
+    m = _DIAGNOSTIC.search(output)
+    link = "login" in message.lower() or "connect" in message.lower() or "TCP" in message
+    cls = odbc_error_class(m.group(1) if m else None, [int(m.group(2))] if m else [], message, link, MSSQL_CODES)
+    if cls is DatabaseUnavailableError:
+        return cls(f"bcp could not connect: {message}")
+    return cls(f"bcp failed: {message}")

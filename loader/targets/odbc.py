@@ -18,15 +18,25 @@ What the known fast_executemany pitfalls turn into here:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..coltypes import Column
-from ..errors import ConfigError, DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
+from ..errors import (
+    ConfigError,
+    DatabaseAccessError,
+    DatabaseFailedError,
+    DatabaseRefusedError,
+    DatabaseUnavailableError,
+    LoaderError,
+    TableBusyError,
+)
 from .base import RowLocator, batches_of
+from .sqlstate import sqlstate_class
 
 # Rows per executemany: bulk tools (bcpandas, Sling) report 5-50k rows as the useful range; 10k keeps a failed chunk's
 # bisection (log2 ~ 14 probes) cheap and psqlODBC's row-at-a-time execution responsive.
@@ -42,10 +52,23 @@ SQL_TYPE_DATE, SQL_TYPE_TIMESTAMP, SQL_WVARCHAR = 91, 93, -9
 _FIXED_BYTES = {"bigint": 16, "float": 16, "boolean": 9, "decimal": 48, "date": 14, "timestamp": 24,
                 "timestamptz": 24}
 
+NO_CODES: Mapping[int, type[LoaderError]] = {}
+# SQL Server native error numbers that say more than their SQLSTATE (sys.messages).
+MSSQL_CODES: dict[int, type[LoaderError]] = {
+    1105: DatabaseFailedError,  # could not allocate space: filegroup full
+    9002: DatabaseFailedError,  # transaction log full
+    701: DatabaseFailedError,  # insufficient system memory
+    18456: DatabaseAccessError,  # login failed
+    229: DatabaseAccessError,  # permission denied on an object
+    262: DatabaseAccessError,  # permission denied in database (CREATE TABLE …)
+    4060: DatabaseAccessError,  # cannot open the database requested by the login
+    1205: TableBusyError,  # deadlock victim: the publish is retried, not failed
+    1222: TableBusyError,  # lock request timeout
+}
 Size = tuple[int, int, int]  # (SQL type, column size, decimal digits) for setinputsizes
-# SQLSTATE classes that mean "try again later": connection trouble, deadlock, lock timeout.
-_UNAVAILABLE = ("08",)
-_BUSY = {"40001", "40P01", "55P03", "HYT00", "HYT01"}
+# pyodbc ends each diagnostic record with "(<native error>) (SQLExecDirectW)"; only that place counts,
+# never a number in parentheses inside the message (a value can be "(1205)").
+_NATIVE = re.compile(r"\((\d+)\)\s*(?:\(SQL\w+\)\s*)?(?:;|$)", re.MULTILINE)
 
 
 def text_width(arr: pa.Array | pa.ChunkedArray) -> int:
@@ -133,8 +156,10 @@ class OdbcWriter:
     """Sends Arrow batches into one table through one pyodbc connection, chunk by chunk."""
 
     def __init__(self, conn: Any, sql: str, columns: Sequence[Column], name: str,
-                 refuses_nul: bool = False, widen: Callable[[str, int], None] | None = None):
+                 refuses_nul: bool = False, widen: Callable[[str, int], None] | None = None,
+                 codes: Mapping[int, type[LoaderError]] = NO_CODES):
         self.conn, self.sql, self.columns, self.name = conn, sql, list(columns), name
+        self.codes = codes  # the driver's native error numbers that say more than their SQLSTATE
         self.refuses_nul = refuses_nul  # the database cannot store NUL in text (and the driver would cut it)
         self.widen = widen  # called before a batch whose text is wider than the table declares
         self.rows = 0
@@ -164,7 +189,7 @@ class OdbcWriter:
             self.conn.commit()
         except Exception as e:
             self._rollback()
-            error = map_error(e, self.name)
+            error = map_error(e, self.name, self.codes)
             if not isinstance(error, DatabaseRefusedError):
                 raise error from None
             bad = bisect_bad_row(rows, lambda probe: self._probe(probe, sizes))
@@ -213,19 +238,47 @@ def sqlstate_of(e: BaseException) -> str | None:
     return None
 
 
-def map_error(e: BaseException, name: str, busy_codes: Sequence[int] = ()) -> LoaderError:
-    """Driver error -> loader error: connection trouble and lock waits are transient, the rest is refused."""
+def odbc_error_class(sqlstate: str | None, native: Iterable[int], message: str, link: bool = False,
+                     codes: Mapping[int, type[LoaderError]] = NO_CODES) -> type[LoaderError]:
+    """ODBC error -> loader error (pure): the server's native code, then the SQLSTATE, then the text.
+
+    Native codes come first because SQL Server reports many distinct failures under one SQLSTATE
+    (42000 is a syntax error, a missing grant and a full filegroup alike). Without any of these,
+    a failure on the link (connecting) means the server is out of reach; else it is the database's.
+    """
+    for code in native:
+        if code in codes:
+            return codes[code]
+    lowered = message.lower()
+    if "communication link failure" in lowered or "connection is busy" in lowered:
+        return DatabaseUnavailableError
+    known = sqlstate_class(sqlstate)
+    if known is not None:
+        return known
+    if "right truncation" in lowered or "out of range" in lowered:  # pyodbc's own HY000 for 22001 / 22003
+        return DatabaseRefusedError
+    return DatabaseUnavailableError if link else DatabaseFailedError
+
+
+def native_codes(message: str) -> list[int]:
+    """The native error number closing each of pyodbc's diagnostic records, in order."""
+    return [int(n) for n in _NATIVE.findall(message)]
+
+
+def map_error(e: BaseException, name: str, codes: Mapping[int, type[LoaderError]] = NO_CODES,
+              connecting: bool = False) -> LoaderError:
+    """Driver error -> loader error, by odbc_error_class; `connecting` when the error came from connect()."""
     if isinstance(e, LoaderError):
         return e
     state = sqlstate_of(e)
     text = first_line(e)
-    lowered = text.lower()
-    if (state and state.startswith(_UNAVAILABLE) or "communication link failure" in lowered
-            or type(e).__name__ == "OperationalError" and "connection" in lowered):  # mssql-python: no SQLSTATE
-        return DatabaseUnavailableError(f"{name} connection failed: {text}", sqlstate=state)
-    if state in _BUSY or any(f"({code})" in str(e) for code in busy_codes):
-        return TableBusyError(f"{name}: {text} (SQLSTATE {state})", sqlstate=state)
-    return DatabaseRefusedError(f"{name} refused the statement: {text}", sqlstate=state)
+    # mssql-python's OperationalError carries no SQLSTATE: treat it as the link, as its name says
+    link = connecting or type(e).__name__ == "OperationalError" and "connection" in text.lower()
+    cls = odbc_error_class(state, native_codes(message_of(e)), text, link, codes)
+    what = {DatabaseRefusedError: f"{name} refused the statement", DatabaseUnavailableError:
+            f"{name} connection failed", DatabaseAccessError: f"{name} refused the login or the grant"}
+    suffix = f" (SQLSTATE {state})" if state and cls is not DatabaseRefusedError else ""
+    return cls(f"{what.get(cls, name)}: {text}{suffix}", sqlstate=state)
 
 
 def column_in(message: str, columns: Sequence[Column]) -> str | None:
@@ -237,10 +290,14 @@ def column_in(message: str, columns: Sequence[Column]) -> str | None:
     return None
 
 
-def first_line(e: BaseException) -> str:
+def message_of(e: BaseException) -> str:
+    """pyodbc's message is its second argument (the first is the SQLSTATE); other drivers: str(e)."""
     args: tuple[Any, ...] = tuple(getattr(e, "args", ()))
-    text = args[1] if len(args) > 1 and isinstance(args[1], str) and len(str(args[0])) == 5 else str(e)
-    text = text.strip()
+    return args[1] if len(args) > 1 and isinstance(args[1], str) and len(str(args[0])) == 5 else str(e)
+
+
+def first_line(e: BaseException) -> str:
+    text = message_of(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
 
 

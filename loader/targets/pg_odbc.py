@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import pyarrow as pa
 
 from ..coltypes import Column
-from ..errors import ConfigError, DatabaseUnavailableError
+from ..errors import ConfigError
 from ..naming import quote
 from . import odbc
-from .base import RowLocator
+from .base import Capabilities, RowLocator, no_direct_append
 from .postgres import PostgresTarget, qualified
 
 DEFAULT_DRIVER = "PostgreSQL Unicode"  # Debian odbc-postgresql registers this name in odbcinst.ini
@@ -43,8 +43,9 @@ def split_url(url: str) -> tuple[str, str]:
 
 
 class PgOdbcTarget(PostgresTarget):
-    kind = "postgresql+pyodbc"
-    direct_append = False  # the ODBC writer has its own connection: appends go through staging
+    # the ODBC writer has its own connection: appends go through staging
+    capabilities = Capabilities(name="PostgreSQL (ODBC)", direct_append=False)
+    append_direct = no_direct_append
 
     def __init__(self, url: str, schemas: dict[str, str], lock_timeout_s: float = 30.0):
         libpq, self.odbc_string = split_url(url)
@@ -60,7 +61,7 @@ class PgOdbcTarget(PostgresTarget):
         sql = odbc.insert_sql(qualified(schema, stage), [quote(c.name) for c in columns])
         with contextlib.closing(self._odbc_connect()) as conn:
             odbc.OdbcWriter(conn, sql, columns, "PostgreSQL", refuses_nul=True).write(reader, locate)
-        return int(self._run(f"SELECT count(*) FROM {qualified(schema, stage)}").fetchone()[0])
+        return self.count(schema, stage)
 
     def _odbc_connect(self) -> Any:
         pyodbc = odbc.import_pyodbc()
@@ -71,7 +72,9 @@ class PgOdbcTarget(PostgresTarget):
             conn.commit()
             return conn
         except pyodbc.Error as e:
-            raise DatabaseUnavailableError(f"cannot connect to PostgreSQL through ODBC: {odbc.first_line(e)}") from None
+            error = odbc.map_error(e, "PostgreSQL", connecting=True)
+            raise type(error)(f"cannot connect to PostgreSQL through ODBC: {error.reason}",
+                              sqlstate=error.sqlstate) from None
 
     def drop_stage(self, schema: str, stage: str) -> None:
         self._columns.pop((schema, stage), None)

@@ -12,125 +12,90 @@ transaction, so readers see the old table or the new one and no row is copied.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from ..coltypes import Column, ColumnType, Status
-from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
-from ..naming import quote
+from ..coltypes import Column, Status
+from ..errors import (
+    DatabaseAccessError,
+    DatabaseFailedError,
+    DatabaseRefusedError,
+    DatabaseUnavailableError,
+    LoaderError,
+    TableBusyError,
+)
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
-from .base import SUMMARY_KEYS, PublishPlan, RowLocator, backups_to_drop, free_backup_name, stages_of, summary_sql
+from .base import Capabilities, PublishPlan, PublishTx, RowLocator, stages_of
+from .sql import postgres as sql
+from .sql.postgres import qualified
+from .sqlstate import sqlstate_class
+from .tracker import Tracker, update_params
 
-_DDL = {"bigint": "bigint", "float": "double precision", "boolean": "boolean", "date": "date",
-        "timestamp": "timestamp", "timestamptz": "timestamptz", "text": "text"}
-_TRACK_DDL = {"key": "text PRIMARY KEY", "text": "text", "bigint": "bigint", "float": "double precision",
-              "timestamp": "timestamp"}
-# SQLSTATEs that mean "try again later", not "the data is wrong".
-_TRANSIENT = {"40001", "40P01", "55P03", "57014"}
-# SQLSTATE classes that mean "the server went away": 08 connection exceptions, 57P01-57P05 shutdown/crash.
-_UNAVAILABLE = ("08", "57P")
+__all__ = ["PostgresTarget", "connect", "pg_error_class", "qualified"]
+
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?")
+# libpq reports a failed login before any SQLSTATE exists: its text is all there is.
+_ACCESS = re.compile(r"password authentication failed|no password supplied|no pg_hba\.conf entry"
+                     r"|(role|database) \"[^\"]*\" does not exist|invalid sslmode|invalid connection option"
+                     r"|permission denied|^unauthorized:", re.IGNORECASE)  # ADBC passes 42501 on as UNAUTHORIZED
 
 
-def qualified(schema: str, table: str) -> str:
-    return f"{quote(schema)}.{quote(table)}"
+def pg_error_class(sqlstate: str | None, message: str, link: bool = False) -> type[LoaderError]:
+    """psycopg or ADBC PostgreSQL error -> the loader error it means (pure: SQLSTATE, else libpq's text).
+
+    Without a SQLSTATE the failure happened in libpq: a wrong login or setting is terminal; when
+    it happened on the link itself (`link`: connecting, or an OperationalError) the server is out
+    of reach; anything else is the database's fault, never the data's.
+    """
+    known = sqlstate_class(sqlstate)
+    if known is not None:
+        return known
+    if _ACCESS.search(message):
+        return DatabaseAccessError
+    return DatabaseUnavailableError if link else DatabaseFailedError
 
 
-def column_ddl(col: Column) -> str:
-    t = col.type
-    sql_type = f"numeric({t.precision},{t.scale})" if t.kind == "decimal" else _DDL[t.kind]
-    return f"{quote(col.name)} {sql_type}"
+def map_error(e: BaseException, connecting: bool = False) -> LoaderError:
+    if isinstance(e, LoaderError):
+        return e
+    sqlstate = getattr(e, "sqlstate", None)
+    cls = pg_error_class(sqlstate, str(e), link=connecting or type(e).__name__ == "OperationalError")
+    suffix = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+    what = {DatabaseRefusedError: "PostgreSQL refused the statement", DatabaseUnavailableError:
+            "PostgreSQL connection failed", DatabaseAccessError: "PostgreSQL refused the login or the grant"}
+    return cls(f"{what.get(cls, 'PostgreSQL')}: {_first_line(e)}{suffix}", sqlstate=sqlstate)
 
 
-def create_table_sql(schema: str, table: str, columns: list[Column] | tuple[Column, ...]) -> str:
-    return f"CREATE TABLE {qualified(schema, table)} ({', '.join(column_ddl(c) for c in columns)})"
+class PgSession:
+    """The psycopg control connection (autocommit; inside `transaction()` its statements join it)."""
 
+    def __init__(self, conn: Any):
+        self.conn = conn
 
-def swap_sql(plan: PublishPlan, backup: str | None) -> list[str]:
-    """Old ref table to bkp under its backup name, staging table to ref: metadata only."""
-    ref, stage = plan.ref_schema, plan.stage_schema
-    sql = []
-    if backup:
-        sql += [f"ALTER TABLE {qualified(ref, plan.table)} RENAME TO {quote(backup)}",
-                f"ALTER TABLE {qualified(ref, backup)} SET SCHEMA {quote(plan.bkp_schema)}"]
-    sql += [f"ALTER TABLE {qualified(stage, plan.stage)} SET SCHEMA {quote(ref)}",
-            f"ALTER TABLE {qualified(ref, plan.stage)} RENAME TO {quote(plan.table)}"]
-    return sql
-
-
-def append_sql(plan: PublishPlan) -> list[str]:
-    cols = ", ".join(quote(c.name) for c in plan.columns)
-    return [f"INSERT INTO {qualified(plan.ref_schema, plan.table)} ({cols}) "
-            f"SELECT {cols} FROM {qualified(plan.stage_schema, plan.stage)}"]
-
-
-def logical_type(data_type: str, precision: int | None, scale: int | None) -> ColumnType:
-    if data_type == "numeric" and precision is not None:
-        return ColumnType("decimal", precision, scale or 0)
-    return ColumnType({"bigint": "bigint", "integer": "bigint", "smallint": "bigint", "double precision": "float",
-                       "real": "float", "boolean": "boolean", "date": "date",
-                       "timestamp without time zone": "timestamp",
-                       "timestamp with time zone": "timestamptz"}.get(data_type, "text"))
-
-
-def lock_key(schema: str, table: str) -> int:
-    """A stable signed 64-bit key for pg_advisory_lock, the same in every process and host."""
-    return int.from_bytes(hashlib.sha256(f"loader:{schema}.{table}".encode()).digest()[:8], "big", signed=True)
-
-
-class PostgresTarget:
-    kind = "postgresql"
-    direct_append = True  # COPY into ref.T and the tracking row in one ADBC transaction
-
-    @property
-    def tracker(self) -> Any:
-        """The tracking store on this target's control connection (its own object in targets/tracker.py)."""
-        return self
-
-    def __init__(self, url: str, schemas: dict[str, str], lock_timeout_s: float = 30.0):
-        import psycopg
-
-        self.url, self.schemas, self.lock_timeout_s = url, schemas, lock_timeout_s
-        try:
-            self.conn = psycopg.connect(url, autocommit=True, application_name="loader", connect_timeout=10)
-        except psycopg.OperationalError as e:
-            raise DatabaseUnavailableError(f"cannot connect to PostgreSQL: {_first_line(e)}") from None
-        self.track = qualified(schemas["tracking"], TRACKING_TABLE)
-        self.adbc_url = with_application_name(url)  # the bulk connection shows as 'loader' in pg_stat_activity
-
-    def _run(self, sql: str, params: Any = None) -> Any:
+    def _cursor(self, statement: str, params: Sequence[object]) -> Any:
         import psycopg
 
         try:
-            return self.conn.execute(sql, params)
+            return self.conn.execute(statement, tuple(params) if params else None)
         except psycopg.Error as e:
             raise map_error(e) from None
 
-    # -- setup and tracking -------------------------------------------------------------
-    def ensure_ready(self) -> None:
-        cols = ", ".join(f"{quote(n)} {_TRACK_DDL[k]}" for n, k in TRACKING_COLUMNS)
-        with self._tx():
-            # concurrent CREATE SCHEMA IF NOT EXISTS can still collide; serialise first use
-            self._run("SELECT pg_advisory_xact_lock(%s)", (lock_key("loader", "setup"),))
-            for schema in dict.fromkeys(self.schemas.values()):
-                self._run(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-            self._run(f"CREATE TABLE IF NOT EXISTS {self.track} ({cols})")
-            have = {r[0] for r in self._run(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema=%s AND table_name=%s",
-                (self.schemas["tracking"], TRACKING_TABLE)).fetchall()}
-            for name, kind in TRACKING_COLUMNS:  # columns added by newer versions; ALTER locks: only if missing
-                if name not in have:
-                    self._run(f"ALTER TABLE {self.track} ADD COLUMN {quote(name)} {_TRACK_DDL[kind]}")
-            self._run(f"CREATE INDEX IF NOT EXISTS loader_files_table ON {self.track} "
-                      "(schema_name, table_name, status)")
+    def execute(self, statement: str, params: Sequence[object] = ()) -> int:
+        return int(self._cursor(statement, params).rowcount)
+
+    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return list(self._cursor(statement, params).fetchall())
+
+    def dicts(self, statement: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
+        cur = self._cursor(statement, params)
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[None]:
+    def transaction(self) -> Iterator[None]:
         import psycopg
 
         try:
@@ -139,87 +104,70 @@ class PostgresTarget:
         except psycopg.Error as e:
             raise map_error(e) from None
 
-    def record_start(self, rec: LoadRecord) -> None:
-        names = [n for n, _ in TRACKING_COLUMNS]
-        placeholders = ", ".join(["%s"] * len(names))
-        self._run(f"INSERT INTO {self.track} ({', '.join(map(quote, names))}) VALUES ({placeholders})", rec.values())
 
-    def record_end(self, rec: LoadRecord) -> None:
-        self._run(*self._update_sql(rec))
+class PostgresTarget:
+    capabilities = Capabilities(name="PostgreSQL", direct_append=True)  # COPY into ref.T in one transaction
 
-    def _update_sql(self, rec: LoadRecord) -> tuple[str, list[object]]:
-        values = dict(zip([n for n, _ in TRACKING_COLUMNS], rec.values()))
-        names = [n for n, _ in TRACKING_COLUMNS if n != "load_id"]
-        sets = ", ".join(f"{quote(n)} = %s" for n in names)
-        return f"UPDATE {self.track} SET {sets} WHERE load_id = %s", [values[n] for n in names] + [rec.load_id]
+    def __init__(self, url: str, schemas: dict[str, str], lock_timeout_s: float = 30.0):
+        import psycopg
 
-    def find_duplicate(self, sha256: str, schema: str, table: str) -> str | None:
-        row = self._run(
-            f"SELECT load_id FROM {self.track} t WHERE schema_name=%s AND table_name=%s AND sha256=%s "
-            "AND status='loaded' AND finished_at >= coalesce((SELECT max(finished_at) FROM "
-            f"{self.track} WHERE schema_name=%s AND table_name=%s AND status='loaded' AND mode='fullload'), "
-            "'-infinity') ORDER BY finished_at DESC LIMIT 1", (schema, table, sha256, schema, table)).fetchone()
-        return row[0] if row else None
+        self.url, self.schemas, self.lock_timeout_s = url, schemas, lock_timeout_s
+        try:
+            self.conn = psycopg.connect(url, autocommit=True, application_name="loader", connect_timeout=10)
+        except psycopg.Error as e:
+            error = map_error(e, connecting=True)
+            raise type(error)(f"cannot connect to PostgreSQL: {_first_line(e)}", sqlstate=error.sqlstate) from None
+        self.session = PgSession(self.conn)
+        self._tracker = Tracker(self.session, sql.tracking(schemas["tracking"]))
+        self.adbc_url = with_application_name(url)  # the bulk connection shows as 'loader' in pg_stat_activity
 
-    def recent_loads(self, limit: int) -> list[dict[str, object]]:
-        cur = self._run(f"SELECT * FROM {self.track} ORDER BY started_at DESC LIMIT %s", (limit,))
-        names = [d.name for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+    @property
+    def tracker(self) -> Tracker:
+        return self._tracker
 
-    def _dicts(self, sql: str, params: Any = None) -> list[dict[str, object]]:
-        cur = self._run(sql, params)
-        names = [d.name for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    def loads_of_file(self, file_path: str) -> list[dict[str, object]]:
-        return self._dicts(f"SELECT * FROM {self.track} WHERE file_path = %s ORDER BY started_at", (file_path,))
-
-    def unfinished_loads(self) -> list[dict[str, object]]:
-        return self._dicts(f"SELECT * FROM {self.track} WHERE status = 'loading'")
-
-    def mark_interrupted(self, load_id: str, reason: str) -> bool:
-        cur = self._run(f"UPDATE {self.track} SET status = 'failed', error = %s, "
-                        "finished_at = (now() AT TIME ZONE 'UTC'), rows_loaded = 0, rows_rejected = rows_read "
-                        "WHERE load_id = %s AND status = 'loading'", (reason, load_id))
-        return bool(cur.rowcount)
-
-    def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
-        dropped = stages_of(self._tables(schema), load_ids)
-        for table in dropped:
-            self.drop_stage(schema, table)
-        return dropped
-
-    def summary(self, since: dt.datetime) -> list[dict[str, object]]:
-        rows = self._run(summary_sql(self.track, "%s"), (since,) * 3).fetchall()
-        return [dict(zip(SUMMARY_KEYS, r)) for r in rows]
+    # -- setup ------------------------------------------------------------------------------------
+    def ensure_ready(self) -> None:
+        tracking = self.schemas["tracking"]
+        with self.session.transaction():
+            # concurrent CREATE SCHEMA IF NOT EXISTS can still collide; serialise first use
+            self.session.query(sql.advisory_lock_sql(xact=True), (sql.lock_key("loader", "setup"),))
+            for schema in dict.fromkeys(self.schemas.values()):
+                self.session.execute(sql.create_schema_sql(schema))
+            self.session.execute(sql.create_tracking_sql(tracking))
+            have = {r[0] for r in self.session.query(sql.tracking_columns_sql(), (tracking, TRACKING_TABLE))}
+            for name, kind in TRACKING_COLUMNS:  # columns added by newer versions; ALTER locks: only if missing
+                if name not in have:
+                    self.session.execute(sql.add_tracking_column_sql(tracking, name, kind))
+            self.session.execute(sql.tracking_index_sql(tracking))
 
     # -- locking --------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock_table(self, schema: str, table: str, wait_s: float) -> Iterator[None]:
-        key = lock_key(schema, table)
-        self._run(f"SET lock_timeout = {int(wait_s * 1000)}")
+        key = sql.lock_key(schema, table)
+        self.session.execute(sql.lock_timeout_sql(wait_s * 1000))
         try:
-            self._run("SELECT pg_advisory_lock(%s)", (key,))
+            self.session.query(sql.advisory_lock_sql(), (key,))
         except TableBusyError:
             raise TableBusyError(f"table {schema}.{table} is being loaded by another process; "
                                  f"waited {wait_s:.0f}s") from None
         finally:
-            self._run(f"SET lock_timeout = {int(self.lock_timeout_s * 1000)}")
+            self.session.execute(sql.lock_timeout_sql(self.lock_timeout_s * 1000))
         try:
             yield
         finally:
             with contextlib.suppress(LoaderError):
-                self._run("SELECT pg_advisory_unlock(%s)", (key,))
+                self.session.query(sql.advisory_unlock_sql(), (key,))
 
     # -- staging --------------------------------------------------------------------------
     def existing_columns(self, schema: str, table: str) -> list[Column] | None:
-        rows = self._run(
-            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
-            "WHERE table_schema=%s AND table_name=%s ORDER BY ordinal_position", (schema, table)).fetchall()
-        return [Column(r[0], logical_type(r[1], r[2], r[3]), r[0]) for r in rows] or None
+        rows = self.session.query(sql.columns_sql(), (schema, table))
+        return [Column(r[0], sql.logical_type(r[1], r[2], r[3]), r[0]) for r in rows] or None
 
     def create_stage(self, schema: str, stage: str, columns: list[Column]) -> None:
-        self._run(create_table_sql(schema, stage, columns))
+        self.session.execute(sql.create_table_sql(schema, stage, columns))
+
+    def count(self, schema: str, table: str) -> int:
+        return int(self.session.query(sql.count_sql(schema, table))[0][0])
 
     def write_stage(self, schema: str, stage: str, reader: pa.RecordBatchReader, locate: RowLocator) -> int:
         import adbc_driver_manager
@@ -232,9 +180,7 @@ class PostgresTarget:
                 conn.commit()
         except adbc_driver_manager.Error as e:
             raise self._copy_error(e, locate) from None
-        if copied < 0:  # the driver did not say: count (costs a scan of the staging table)
-            copied = int(self._run(f"SELECT count(*) FROM {qualified(schema, stage)}").fetchone()[0])
-        return int(copied)
+        return int(copied) if copied >= 0 else self.count(schema, stage)  # -1: the driver did not say
 
     def append_direct(self, plan: PublishPlan, reader: pa.RecordBatchReader, locate: RowLocator,
                       rec: LoadRecord, settle: Callable[[int], None]) -> None:
@@ -244,12 +190,11 @@ class PostgresTarget:
 
         try:
             with contextlib.closing(adbc_pg.connect(self.adbc_url)) as conn, contextlib.closing(conn.cursor()) as cur:
-                cur.execute(f"SET LOCAL lock_timeout = {int(self.lock_timeout_s * 1000)}")
+                cur.execute(sql.lock_timeout_sql(self.lock_timeout_s * 1000, local=True))
                 copied = cur.adbc_ingest(plan.table, reader, mode="append", db_schema_name=plan.ref_schema)
                 settle(copied)  # raises (and the transaction rolls back) when rows went missing
                 rec.finish(Status.LOADED)
-                statement, params = self._update_sql(rec)
-                cur.execute(_dollar_params(statement), tracking_params(params))
+                cur.execute(sql.dollar_params(self.tracker.sql.update), tracking_params(update_params(rec)))
                 conn.commit()
         except adbc_driver_manager.Error as e:
             raise self._copy_error(e, locate) from None
@@ -258,40 +203,34 @@ class PostgresTarget:
         details = dict(getattr(e, "details", None) or [])
         context = details.get(b"PG_DIAG_CONTEXT", b"").decode(errors="replace")
         primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY", b"").decode(errors="replace") or str(e)
-        sqlstate = getattr(e, "sqlstate", None)
+        sqlstate = getattr(e, "sqlstate", None) or details.get(b"PG_DIAG_SQLSTATE", b"").decode() or None
+        cls = pg_error_class(sqlstate, str(e), link=type(e).__name__ == "OperationalError")
         m = _COPY_CONTEXT.search(context)
-        if sqlstate and sqlstate.startswith(_UNAVAILABLE) or "connect" in str(e).lower() and not m:
-            return DatabaseUnavailableError(f"PostgreSQL connection failed during COPY: {_first_line(e)}")
-        if m:
+        if cls is DatabaseRefusedError and m:
             return locate(int(m.group(1)), m.group(2), f"PostgreSQL refused the value: {primary}")
-        return DatabaseRefusedError(f"PostgreSQL refused the COPY: {primary}", sqlstate=sqlstate)
+        if cls is DatabaseUnavailableError:
+            return cls(f"PostgreSQL connection failed during COPY: {_first_line(e)}", sqlstate=sqlstate)
+        what = "PostgreSQL refused the COPY" if cls is DatabaseRefusedError else "PostgreSQL COPY failed"
+        return cls(f"{what}: {primary}" + (f" (SQLSTATE {sqlstate})" if sqlstate else ""), sqlstate=sqlstate)
 
     def drop_stage(self, schema: str, stage: str) -> None:
-        self._run(f"DROP TABLE IF EXISTS {qualified(schema, stage)}")
+        self.session.execute(sql.drop_table_sql(schema, stage, if_exists=True))
 
-    # -- publish --------------------------------------------------------------------------
-    def publish(self, plan: PublishPlan, rec: LoadRecord) -> str | None:
-        with self._tx():
-            self._run(f"SET LOCAL lock_timeout = {int(self.lock_timeout_s * 1000)}")
-            exists = self.existing_columns(plan.ref_schema, plan.table) is not None
-            backup = None
-            if exists and plan.mode == "fullload" and plan.backups_keep > 0:
-                backup = free_backup_name(plan.backup_name, set(self._tables(plan.bkp_schema)))
-            elif exists and plan.mode == "fullload":
-                self._run(f"DROP TABLE {qualified(plan.ref_schema, plan.table)}")
-            sql = append_sql(plan) if exists and plan.mode == "append" else swap_sql(plan, backup)
-            for statement in sql:
-                self._run(statement)
-            for old in backups_to_drop(plan.table, self._tables(plan.bkp_schema), plan.backups_keep):
-                self._run(f"DROP TABLE {qualified(plan.bkp_schema, old)}")
-            rec.backup_table = f"{plan.bkp_schema}.{backup}" if backup else None
-            rec.finish(Status.LOADED)
-            self._run(*self._update_sql(rec))
-        return rec.backup_table
+    def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
+        dropped = stages_of(self._tables(schema), load_ids)
+        for table in dropped:
+            self.drop_stage(schema, table)
+        return dropped
 
     def _tables(self, schema: str) -> list[str]:
-        rows = self._run("SELECT tablename FROM pg_tables WHERE schemaname=%s", (schema,)).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in self.session.query(*sql.tables_sql(schema))]
+
+    # -- publish --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def publishing(self, plan: PublishPlan) -> Iterator[PublishTx]:
+        with self.session.transaction():
+            self.session.execute(sql.lock_timeout_sql(self.lock_timeout_s * 1000, local=True))
+            yield PublishTx(self.session, sql.PUBLISH)
 
     def close(self) -> None:
         self.conn.close()
@@ -306,12 +245,6 @@ def with_application_name(url: str) -> str:
     return url + " application_name=loader"
 
 
-def _dollar_params(statement: str) -> str:
-    """psycopg's %s placeholders as the $1, $2… that ADBC's PostgreSQL driver binds."""
-    parts = statement.split("%s")
-    return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, start=1))
-
-
 def tracking_params(values: list[object]) -> pa.RecordBatch:
     """The tracking row's values as a typed one-row batch: ADBC binds parameters from Arrow."""
     kinds = dict(TRACKING_COLUMNS)
@@ -322,18 +255,7 @@ def tracking_params(values: list[object]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=[f"p{i}" for i in range(len(arrays))])
 
 
-def map_error(e: Exception) -> LoaderError:
-    import psycopg
-
-    sqlstate = getattr(e, "sqlstate", None)
-    if isinstance(e, psycopg.OperationalError) and (sqlstate is None or sqlstate.startswith(_UNAVAILABLE)):
-        return DatabaseUnavailableError(f"PostgreSQL connection failed: {_first_line(e)}")
-    if sqlstate in _TRANSIENT:
-        return TableBusyError(f"PostgreSQL: {_first_line(e)} (SQLSTATE {sqlstate})", sqlstate=sqlstate)
-    return DatabaseRefusedError(f"PostgreSQL refused the statement: {_first_line(e)}", sqlstate=sqlstate)
-
-
-def _first_line(e: Exception) -> str:
+def _first_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 

@@ -18,62 +18,77 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
-import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..coltypes import Column, ColumnType, Status
-from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, TableBusyError
-from ..naming import quote
-from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
+from ..coltypes import Column
+from ..errors import (
+    DatabaseAccessError,
+    DatabaseFailedError,
+    DatabaseRefusedError,
+    DatabaseUnavailableError,
+    LoaderError,
+    LoadInterrupted,
+    TableBusyError,
+)
+from ..track import TRACKING_COLUMNS, TRACKING_TABLE
 from .base import (
-    SUMMARY_KEYS,
+    Capabilities,
     PublishPlan,
+    PublishTx,
     RowLocator,
-    backups_to_drop,
     batches_of,
-    free_backup_name,
     no_direct_append,
     stages_of,
-    summary_sql,
 )
+from .sql import sqlite as sql
+from .tracker import Tracker
 
-_DDL = {"bigint": "INTEGER", "float": "REAL", "boolean": "BOOLEAN", "date": "DATE",
-        "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ", "text": "TEXT"}
-# Decimals are stored as exact text: SQLite's NUMERIC affinity would round them to 15 digits.
-# The declared name contains TEXT, which gives TEXT affinity, and keeps (p,s) visible.
-_DECIMAL = re.compile(r"^DECIMAL_TEXT\((\d+),(\d+)\)$")
-_TRACK_DDL = {"key": "TEXT PRIMARY KEY", "text": "TEXT", "bigint": "INTEGER", "float": "REAL", "timestamp": "TEXT"}
-
-
-def column_ddl(col: Column) -> str:
-    t = col.type
-    sql_type = f"DECIMAL_TEXT({t.precision},{t.scale})" if t.kind == "decimal" else _DDL[t.kind]
-    return f"{quote(col.name)} {sql_type}"
-
-
-def logical_type(declared: str) -> ColumnType:
-    d = declared.upper().replace(" ", "")
-    m = _DECIMAL.match(d)
-    if m:
-        return ColumnType("decimal", int(m.group(1)), int(m.group(2)))
-    reverse = {v: k for k, v in _DDL.items()} | {"INT": "bigint", "BIGINT": "bigint", "DOUBLE": "float"}
-    return ColumnType(reverse.get(d, "text"))
-
-
-def create_table_sql(schema: str, table: str, columns: list[Column] | tuple[Column, ...]) -> str:
-    return f"CREATE TABLE {quote(schema)}.{quote(table)} ({', '.join(column_ddl(c) for c in columns)})"
+# Result-code names (sqlite3_errstr texts, for drivers such as ADBC that pass on only the text):
+# extended codes (SQLITE_IOERR_WRITE, SQLITE_CONSTRAINT_UNIQUE) match their primary code.
+_CODES: list[tuple[str, str, type[LoaderError]]] = [
+    ("SQLITE_CONSTRAINT", "constraint failed", DatabaseRefusedError),
+    ("SQLITE_MISMATCH", "datatype mismatch", DatabaseRefusedError),
+    ("SQLITE_TOOBIG", "string or blob too big", DatabaseRefusedError),
+    ("SQLITE_FULL", "database or disk is full", DatabaseFailedError),
+    ("SQLITE_IOERR", "disk i/o error", DatabaseFailedError),
+    ("SQLITE_READONLY", "readonly database", DatabaseFailedError),
+    ("SQLITE_CANTOPEN", "unable to open database file", DatabaseFailedError),
+    ("SQLITE_NOMEM", "out of memory", DatabaseFailedError),
+    ("SQLITE_CORRUPT", "database disk image is malformed", DatabaseFailedError),
+    ("SQLITE_NOTADB", "file is not a database", DatabaseFailedError),
+    ("SQLITE_PERM", "access permission denied", DatabaseAccessError),
+    ("SQLITE_AUTH", "authorization denied", DatabaseAccessError),
+    ("SQLITE_BUSY", "database is locked", TableBusyError),
+    ("SQLITE_LOCKED", "database table is locked", TableBusyError),
+    ("SQLITE_INTERRUPT", "interrupted", LoadInterrupted),
+]
 
 
-def copy_sql(dst_schema: str, dst: str, src_schema: str, src: str, names: list[str]) -> str:
-    cols = ", ".join(quote(n) for n in names)
-    return f"INSERT INTO {quote(dst_schema)}.{quote(dst)} ({cols}) SELECT {cols} FROM {quote(src_schema)}.{quote(src)}"
+def sqlite_error_class(name: str | None, message: str) -> type[LoaderError]:
+    """The loader error for an SQLite result code (by name, else by its text); the database's fault by default."""
+    if name:
+        for code, _, cls in _CODES:
+            if name == code or name.startswith(code + "_"):
+                return cls
+    lowered = message.lower()
+    return next((cls for _, text, cls in _CODES if text in lowered), DatabaseFailedError)
+
+
+def map_error(e: BaseException) -> LoaderError:
+    if isinstance(e, LoaderError):
+        return e
+    name = getattr(e, "sqlite_errorname", None)
+    cls = sqlite_error_class(name, str(e))
+    what = {DatabaseRefusedError: "SQLite refused the rows", TableBusyError: "SQLite database is locked by "
+            "another writer"}.get(cls, "SQLite could not do it")
+    return cls(f"{what}: {e}" + (f" ({name})" if name and cls is not DatabaseRefusedError else ""))
 
 
 def to_sqlite_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -89,17 +104,35 @@ def to_sqlite_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
+class SqliteSession:
+    """The control connection (autocommit: isolation_level=None), SQLite errors mapped."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def _cursor(self, statement: str, params: Sequence[object]) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(statement, tuple(params))
+        except sqlite3.Error as e:
+            raise map_error(e) from None
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> int:
+        return self._cursor(statement, params).rowcount
+
+    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._cursor(statement, params).fetchall()
+
+    def dicts(self, statement: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
+        cur = self._cursor(statement, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
 class SqliteTarget:
-    kind = "sqlite"
-    direct_append = False  # appends go through staging (insert-select in the publish transaction)
+    capabilities = Capabilities(name="SQLite", multi_host=False)  # appends go through staging
     append_direct = no_direct_append
 
-    @property
-    def tracker(self) -> Any:
-        """The tracking store on this target's control connection (its own object in targets/tracker.py)."""
-        return self
-
-    def __init__(self, path: str, schemas: list[str], tracking_schema: str = "main", lock_timeout_s: float = 30.0):
+    def __init__(self, path: str, schemas: list[str], lock_timeout_s: float = 30.0):
         self.path = Path(path)
         self.base = self.path.with_suffix("")
         self.schemas = list(dict.fromkeys(schemas))
@@ -108,6 +141,12 @@ class SqliteTarget:
         self.stage_dir = Path(f"{self.base}.stage")
         self.lock_dir = Path(f"{self.base}.locks")
         self.conn = self._connect()
+        self.session = SqliteSession(self.conn)
+        self._tracker = Tracker(self.session, sql.TRACKING, adapt=_sqlite_value)
+
+    @property
+    def tracker(self) -> Tracker:
+        return self._tracker
 
     def schema_file(self, schema: str) -> Path:
         return Path(f"{self.base}.{schema}.db")
@@ -118,91 +157,23 @@ class SqliteTarget:
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.lock_timeout_s)
-            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute(sql.journal_sql("main"))
             for schema in self.schemas:
-                conn.execute("ATTACH DATABASE ? AS " + quote(schema), (str(self.schema_file(schema)),))
-                conn.execute(f"PRAGMA {quote(schema)}.journal_mode=DELETE")
+                conn.execute(sql.attach_sql(schema), (str(self.schema_file(schema)),))
+                conn.execute(sql.journal_sql(schema))
             return conn
         except sqlite3.Error as e:
-            raise DatabaseUnavailableError(f"cannot open SQLite database {self.path}: {e}") from None
+            error = map_error(e)
+            raise type(error)(f"cannot open SQLite database {self.path}: {error.reason}") from None
 
-    # -- setup and tracking -------------------------------------------------------------
+    # -- setup ------------------------------------------------------------------------------------
     def ensure_ready(self) -> None:
-        cols = ", ".join(f"{quote(n)} {_TRACK_DDL[k]}" for n, k in TRACKING_COLUMNS)
-        self.conn.execute(f"CREATE TABLE IF NOT EXISTS main.{quote(TRACKING_TABLE)} ({cols})")
-        have = {r[1] for r in self.conn.execute(f"PRAGMA main.table_info({quote(TRACKING_TABLE)})")}
+        self.session.execute(sql.create_tracking_sql())
+        have = {r[1] for r in self.session.query(sql.table_info_sql("main", TRACKING_TABLE))}
         for name, kind in TRACKING_COLUMNS:  # columns added by newer versions of loader
             if name not in have:
-                table = f"main.{quote(TRACKING_TABLE)}"
-                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {quote(name)} {_TRACK_DDL[kind]}")
-        self.conn.execute(f"CREATE INDEX IF NOT EXISTS main.loader_files_table ON {quote(TRACKING_TABLE)}"
-                          " (schema_name, table_name, status)")
-
-    def record_start(self, rec: LoadRecord) -> None:
-        names = [n for n, _ in TRACKING_COLUMNS]
-        sql = (f"INSERT INTO main.{quote(TRACKING_TABLE)} ({', '.join(map(quote, names))}) "
-               f"VALUES ({', '.join('?' * len(names))})")
-        self._write(sql, [_sqlite_value(v) for v in rec.values()])
-
-    def record_end(self, rec: LoadRecord) -> None:
-        self._write(*_update_sql(rec))
-
-    def _write(self, sql: str, params: list[object]) -> None:
-        try:
-            self.conn.execute(sql, params)
-        except sqlite3.OperationalError as e:
-            raise _map_error(e) from None
-
-    def find_duplicate(self, sha256: str, schema: str, table: str) -> str | None:
-        t = f"main.{quote(TRACKING_TABLE)}"
-        row = self.conn.execute(
-            f"SELECT max(finished_at) FROM {t} WHERE schema_name=? AND table_name=? AND status='loaded' "
-            "AND mode='fullload'", (schema, table)).fetchone()
-        since = row[0] or ""
-        row = self.conn.execute(
-            f"SELECT load_id FROM {t} WHERE schema_name=? AND table_name=? AND sha256=? AND status='loaded' "
-            "AND finished_at >= ? ORDER BY finished_at DESC LIMIT 1", (schema, table, sha256, since)).fetchone()
-        return row[0] if row else None
-
-    def recent_loads(self, limit: int) -> list[dict[str, object]]:
-        sql = f"SELECT * FROM main.{quote(TRACKING_TABLE)} ORDER BY started_at DESC LIMIT ?"
-        cur = self.conn.execute(sql, (limit,))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, object]]:
-        cur = self.conn.execute(sql, params)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    def loads_of_file(self, file_path: str) -> list[dict[str, object]]:
-        return self._rows(f"SELECT * FROM main.{quote(TRACKING_TABLE)} WHERE file_path = ? ORDER BY started_at",
-                          (file_path,))
-
-    def unfinished_loads(self) -> list[dict[str, object]]:
-        return self._rows(f"SELECT * FROM main.{quote(TRACKING_TABLE)} WHERE status = 'loading'")
-
-    def mark_interrupted(self, load_id: str, reason: str) -> bool:
-        try:
-            cur = self.conn.execute(
-                f"UPDATE main.{quote(TRACKING_TABLE)} SET status = 'failed', error = ?, finished_at = ?, "
-                "rows_loaded = 0, rows_rejected = rows_read WHERE load_id = ? AND status = 'loading'",
-                (reason, _sqlite_value(dt.datetime.now(dt.UTC).replace(tzinfo=None)), load_id))
-        except sqlite3.OperationalError as e:
-            raise _map_error(e) from None
-        return cur.rowcount > 0
-
-    def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
-        files = [p.stem for p in self.stage_dir.glob("*.db")] if self.stage_dir.exists() else []
-        dropped = stages_of(files, load_ids)
-        for stage in dropped:
-            self.drop_stage(schema, stage)
-        return dropped
-
-    def summary(self, since: dt.datetime) -> list[dict[str, object]]:
-        stamp = _sqlite_value(since)
-        rows = self.conn.execute(summary_sql(f"main.{quote(TRACKING_TABLE)}", "?"), (stamp,) * 3).fetchall()
-        return [dict(zip(SUMMARY_KEYS, r)) for r in rows]
+                self.session.execute(sql.add_tracking_column_sql(name, kind))
+        self.session.execute(sql.tracking_index_sql())
 
     # -- locking --------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -227,17 +198,21 @@ class SqliteTarget:
 
     # -- staging --------------------------------------------------------------------------
     def existing_columns(self, schema: str, table: str) -> list[Column] | None:
-        rows = self.conn.execute(f"PRAGMA {quote(schema)}.table_info({quote(table)})").fetchall()
-        return [Column(r[1], logical_type(r[2] or "TEXT"), r[1]) for r in rows] or None
+        rows = self.session.query(sql.table_info_sql(schema, table))
+        return [Column(r[1], sql.logical_type(r[2] or "TEXT"), r[1]) for r in rows] or None
 
     def create_stage(self, schema: str, stage: str, columns: list[Column]) -> None:
         self.stage_dir.mkdir(parents=True, exist_ok=True)
         path = self.stage_file(stage)
         path.unlink(missing_ok=True)
-        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
-            conn.execute(create_table_sql("main", stage, columns))
+        try:
+            with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+                conn.execute(sql.create_table_sql("main", stage, columns))
+        except sqlite3.Error as e:
+            raise map_error(e) from None
 
     def write_stage(self, schema: str, stage: str, reader: pa.RecordBatchReader, locate: RowLocator) -> int:
+        import adbc_driver_manager
         import adbc_driver_sqlite.dbapi as adbc_sqlite
 
         path = self.stage_file(stage)
@@ -246,59 +221,45 @@ class SqliteTarget:
         if first is None:
             return 0
         stream = pa.RecordBatchReader.from_batches(first.schema, _chain(first, converted))
-        with contextlib.closing(adbc_sqlite.connect(str(path))) as conn:
-            with contextlib.closing(conn.cursor()) as cur:
-                cur.adbc_ingest(stage, stream, mode="append")
-            conn.commit()
-        # ADBC's commit has been seen to report success on an empty table: trust a count only.
-        with contextlib.closing(sqlite3.connect(path)) as check:
-            return int(check.execute(f"SELECT count(*) FROM {quote(stage)}").fetchone()[0])
+        try:
+            with contextlib.closing(adbc_sqlite.connect(str(path))) as conn:
+                with contextlib.closing(conn.cursor()) as cur:
+                    cur.adbc_ingest(stage, stream, mode="append")
+                conn.commit()
+            # ADBC's commit has been seen to report success on an empty table: trust a count only.
+            with contextlib.closing(sqlite3.connect(path)) as check:
+                return int(check.execute(sql.count_sql("main", stage)).fetchone()[0])
+        except (adbc_driver_manager.Error, sqlite3.Error) as e:
+            raise map_error(e) from None
 
     def drop_stage(self, schema: str, stage: str) -> None:
         for suffix in ("", "-journal"):
             Path(f"{self.stage_file(stage)}{suffix}").unlink(missing_ok=True)
 
+    def drop_leftover_stages(self, schema: str, load_ids: Iterable[str]) -> list[str]:
+        files = [p.stem for p in self.stage_dir.glob("*.db")] if self.stage_dir.exists() else []
+        dropped = stages_of(files, load_ids)
+        for stage in dropped:
+            self.drop_stage(schema, stage)
+        return dropped
+
     # -- publish --------------------------------------------------------------------------
-    def publish(self, plan: PublishPlan, rec: LoadRecord) -> str | None:
-        self.conn.execute("ATTACH DATABASE ? AS " + quote(plan.stage_schema), (str(self.stage_file(plan.stage)),))
+    @contextlib.contextmanager
+    def publishing(self, plan: PublishPlan) -> Iterator[PublishTx]:
+        """The stage file attached under the stage schema's name; one IMMEDIATE transaction over all files."""
+        self.session.execute(sql.attach_sql(plan.stage_schema), (str(self.stage_file(plan.stage)),))
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.session.execute(sql.BEGIN)
             try:
-                backup = self._publish_in_tx(plan, rec)
-                self.conn.execute("COMMIT")
-                return backup
+                yield PublishTx(self.session, sql.PUBLISH)
+                self.session.execute(sql.COMMIT)
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:  # SQLITE_FULL and IOERR may have rolled it back already
+                    self.session.execute(sql.ROLLBACK)
                 raise
-        except sqlite3.Error as e:
-            raise _map_error(e) from None
         finally:
-            self.conn.execute("DETACH DATABASE " + quote(plan.stage_schema))
-
-    def _publish_in_tx(self, plan: PublishPlan, rec: LoadRecord) -> str | None:
-        names = [c.name for c in plan.columns]
-        current = self.existing_columns(plan.ref_schema, plan.table)
-        backup = None
-        if current is not None and plan.mode == "fullload":
-            if plan.backups_keep > 0:
-                backup = free_backup_name(plan.backup_name, set(self._tables(plan.bkp_schema)))
-                self.conn.execute(create_table_sql(plan.bkp_schema, backup, current))
-                self.conn.execute(copy_sql(plan.bkp_schema, backup, plan.ref_schema, plan.table,
-                                           [c.name for c in current]))
-            self.conn.execute(f"DROP TABLE {quote(plan.ref_schema)}.{quote(plan.table)}")
-            for old in backups_to_drop(plan.table, self._tables(plan.bkp_schema), plan.backups_keep):
-                self.conn.execute(f"DROP TABLE {quote(plan.bkp_schema)}.{quote(old)}")
-        if current is None or plan.mode == "fullload":
-            self.conn.execute(create_table_sql(plan.ref_schema, plan.table, plan.columns))
-        self.conn.execute(copy_sql(plan.ref_schema, plan.table, plan.stage_schema, plan.stage, names))
-        rec.backup_table = f"{plan.bkp_schema}.{backup}" if backup else None
-        rec.finish(Status.LOADED)
-        self.conn.execute(*_update_sql(rec))
-        return rec.backup_table
-
-    def _tables(self, schema: str) -> list[str]:
-        rows = self.conn.execute(f"SELECT name FROM {quote(schema)}.sqlite_master WHERE type='table'").fetchall()
-        return [r[0] for r in rows]
+            with contextlib.suppress(LoaderError):
+                self.session.execute(sql.detach_sql(plan.stage_schema))
 
     def close(self) -> None:
         self.conn.close()
@@ -311,23 +272,6 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
 
 def _sqlite_value(v: object) -> object:
     return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v
-
-
-def _update_sql(rec: LoadRecord) -> tuple[str, list[object]]:
-    names = [n for n, _ in TRACKING_COLUMNS if n != "load_id"]
-    values = dict(zip([n for n, _ in TRACKING_COLUMNS], rec.values()))
-    sets = ", ".join(f"{quote(n)} = ?" for n in names)
-    return (f"UPDATE main.{quote(TRACKING_TABLE)} SET {sets} WHERE load_id = ?",
-            [_sqlite_value(values[n]) for n in names] + [rec.load_id])
-
-
-def _map_error(e: sqlite3.Error) -> LoaderError:
-    text = str(e)
-    if isinstance(e, sqlite3.IntegrityError):
-        return DatabaseRefusedError(f"SQLite refused the rows: {text}")
-    if "locked" in text or "busy" in text:
-        return TableBusyError(f"SQLite database is locked by another writer: {text}")
-    return DatabaseRefusedError(f"SQLite error: {text}")
 
 
 def connect(url: str, schemas: list[str], lock_timeout_s: float) -> SqliteTarget:

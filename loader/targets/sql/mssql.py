@@ -6,12 +6,13 @@ Values never appear in the text: names of objects that T-SQL only takes as strin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from ...coltypes import Column, ColumnType
 from ...errors import UsageError
-from ...track import TRACKING_COLUMNS
-from ..base import PublishPlan, summary_sql
+from ...track import TRACKING_COLUMNS, TRACKING_TABLE
+from ..base import PublishPlan, PublishSql, Statement
+from .tracking import Flavor, TrackingSql, tracking_sql
 
 # nvarchar(n) stops at 4,000 UTF-16 code units; beyond that only nvarchar(max) holds a value.
 NVARCHAR_LIMIT = 4000
@@ -103,22 +104,44 @@ def rename_sql() -> str:
     return "EXEC sp_rename @objname = ?, @newname = ?, @objtype = 'OBJECT'"
 
 
-def swap_sql(plan: PublishPlan, backup: str | None) -> list[tuple[str, tuple[str, ...]]]:
-    """ref.T -> bkp.<backup>, stage.S -> ref.T: ALTER SCHEMA … TRANSFER and sp_rename, metadata only."""
-    ref, bkp, stage = plan.ref_schema, plan.bkp_schema, plan.stage_schema
-    steps: list[tuple[str, tuple[str, ...]]] = []
-    if backup:
-        steps += [(f"ALTER SCHEMA {bracket(bkp)} TRANSFER {qualified(ref, plan.table)}", ()),
-                  (rename_sql(), (qualified(bkp, plan.table), backup))]
-    steps += [(f"ALTER SCHEMA {bracket(ref)} TRANSFER {qualified(stage, plan.stage)}", ()),
-              (rename_sql(), (qualified(ref, plan.stage), plan.table))]
-    return steps
+def retire_sql(plan: PublishPlan, backup: str | None, current: Sequence[Column] = ()) -> list[Statement]:
+    """ref.T -> bkp.<backup> (ALTER SCHEMA … TRANSFER, then sp_rename), or dropped when no backup is kept."""
+    if not backup:
+        return [(drop_table_sql(plan.ref_schema, plan.table), ())]
+    return [(f"ALTER SCHEMA {bracket(plan.bkp_schema)} TRANSFER {qualified(plan.ref_schema, plan.table)}", ()),
+            (rename_sql(), (qualified(plan.bkp_schema, plan.table), backup))]
+
+
+def promote_sql(plan: PublishPlan) -> list[Statement]:
+    return [(f"ALTER SCHEMA {bracket(plan.ref_schema)} TRANSFER {qualified(plan.stage_schema, plan.stage)}", ()),
+            (rename_sql(), (qualified(plan.ref_schema, plan.stage), plan.table))]
+
+
+def swap_sql(plan: PublishPlan, backup: str | None) -> list[Statement]:
+    """ref.T -> bkp.<backup>, stage.S -> ref.T: metadata only (no old table kept: promote only)."""
+    return (retire_sql(plan, backup) if backup else []) + promote_sql(plan)
 
 
 def append_sql(plan: PublishPlan) -> str:
     cols = ", ".join(bracket(c.name) for c in plan.columns)
     return (f"INSERT INTO {qualified(plan.ref_schema, plan.table)} WITH (TABLOCK) ({cols}) "
             f"SELECT {cols} FROM {qualified(plan.stage_schema, plan.stage)}")
+
+
+def widen_and_append_sql(plan: PublishPlan, widen: Collection[str]) -> list[Statement]:
+    """Appending a value longer than ref's nvarchar(n): widen ref's column in the same transaction first."""
+    steps: list[Statement] = [(widen_sql(plan.ref_schema, plan.table, c), ()) for c in widen]
+    return steps + [(append_sql(plan), ())]
+
+
+def tracking(schema: str) -> TrackingSql:
+    return tracking_sql(qualified(schema, TRACKING_TABLE), FLAVOR)
+
+
+FLAVOR = Flavor(quote=bracket, mark="?", top="TOP (?) ", floor="CAST('0001-01-01' AS datetime2(6))")
+PUBLISH = PublishSql(retire=retire_sql, promote=promote_sql, append=widen_and_append_sql,
+                     drop=lambda schema, table: (drop_table_sql(schema, table), ()),
+                     tables=lambda schema: (tables_sql(), (schema,)))
 
 
 def drop_table_sql(schema: str, table: str) -> str:
@@ -133,42 +156,6 @@ def columns_sql() -> str:
 
 def tables_sql() -> str:
     return "SELECT t.name FROM sys.tables t WHERE t.schema_id = SCHEMA_ID(?)"
-
-
-def insert_tracking_sql(track: str) -> str:
-    names = [n for n, _ in TRACKING_COLUMNS]
-    return f"INSERT INTO {track} ({', '.join(map(bracket, names))}) VALUES ({', '.join('?' * len(names))})"
-
-
-def update_tracking_sql(track: str) -> str:
-    names = [n for n, _ in TRACKING_COLUMNS if n != "load_id"]
-    return f"UPDATE {track} SET {', '.join(f'{bracket(n)} = ?' for n in names)} WHERE [load_id] = ?"
-
-
-def duplicate_sql(track: str) -> str:
-    """Parameters: schema, table, sha256, schema, table. The same content since the last full load."""
-    return (f"SELECT TOP (1) load_id FROM {track} WHERE schema_name = ? AND table_name = ? AND sha256 = ? "
-            "AND status = 'loaded' AND finished_at >= COALESCE((SELECT MAX(finished_at) FROM "
-            f"{track} WHERE schema_name = ? AND table_name = ? AND status = 'loaded' AND mode = 'fullload'), "
-            "CAST('0001-01-01' AS datetime2(6))) ORDER BY finished_at DESC")
-
-
-def recent_sql(track: str, limit: int) -> str:
-    return f"SELECT TOP ({int(limit)}) * FROM {track} ORDER BY started_at DESC"
-
-
-def loads_of_file_sql(track: str) -> str:
-    return f"SELECT * FROM {track} WHERE file_path = ? ORDER BY started_at"
-
-
-def unfinished_sql(track: str) -> str:
-    return f"SELECT * FROM {track} WHERE status = 'loading'"
-
-
-def interrupted_sql(track: str) -> str:
-    """Mark a dead load failed; the status condition makes a second caller a no-op."""
-    return (f"UPDATE {track} SET status = 'failed', error = ?, finished_at = SYSUTCDATETIME(), "
-            "rows_loaded = 0, rows_rejected = rows_read WHERE load_id = ? AND status = 'loading'")
 
 
 def count_sql(schema: str, table: str) -> str:
@@ -189,12 +176,12 @@ def logical_type(type_name: str, precision: int | None, scale: int | None) -> Co
 def all_statements(plan: PublishPlan, backup: str) -> list[str]:
     """Every statement text the target can emit, for the tsql parse test."""
     cols = list(plan.columns)
-    track = qualified("loader", "loader_files")
-    return [create_table_sql(plan.stage_schema, plan.stage, cols), widen_sql("stage", plan.stage, cols[0].name),
+    steps = [*retire_sql(plan, backup), *retire_sql(plan, None), *promote_sql(plan),
+             *widen_and_append_sql(plan, [cols[0].name])]
+    return [*(s for s, _ in steps), create_table_sql(plan.stage_schema, plan.stage, cols),
+            widen_sql("stage", plan.stage, cols[0].name),
             ensure_schema_sql(), create_schema_sql(plan.ref_schema), *tracking_table_sql("loader", "loader_files"),
             *add_tracking_columns_sql("loader", "loader_files"),
             getapplock_sql(), releaseapplock_sql(), *publish_prologue_sql(30_000), rename_sql(),
             *(s for s, _ in swap_sql(plan, backup)), append_sql(plan), drop_table_sql(plan.bkp_schema, backup),
-            columns_sql(), tables_sql(), insert_tracking_sql(track), update_tracking_sql(track),
-            duplicate_sql(track), recent_sql(track, 20), count_sql(plan.stage_schema, plan.stage),
-            loads_of_file_sql(track), unfinished_sql(track), interrupted_sql(track), summary_sql(track, "?")]
+            columns_sql(), tables_sql(), count_sql(plan.stage_schema, plan.stage), *tracking("loader").all()]

@@ -1,0 +1,76 @@
+"""The publish algorithm, written once: every database runs these steps in its one transaction.
+
+fullload: the old ref.T moves to bkp under a free backup name (or is dropped when no backup is
+kept), staging becomes ref.T, backups beyond the newest K are dropped. append: insert-select
+from staging into ref.T (a first append creates ref.T as a fullload would). Either way the
+tracking row is written in the same transaction, so data and record never disagree. What
+differs per database is only how each step is spelled: targets/sql/<dialect>.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from ..coltypes import Column, Mode, Status
+from ..errors import TableBusyError
+from ..track import LoadRecord
+from .base import PublishPlan, PublishTx, Statement, Target, backups_to_drop, free_backup_name
+
+log = logging.getLogger("loader")
+
+
+def publish(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
+    """Swap or append, prune backups and write `rec` in ONE transaction; returns the backup made.
+
+    A transaction that loses a lock race is retried whole, where the target says that helps.
+    """
+    attempts = target.capabilities.publish_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            return _publish_once(target, plan, rec)
+        except TableBusyError as e:
+            if attempt == attempts:
+                raise
+            log.warning("publish of %s.%s: %s; retrying (%d/%d)", plan.ref_schema, plan.table, e, attempt, attempts)
+            time.sleep(attempt)
+    return None  # not reached: the last attempt returns or raises
+
+
+def _publish_once(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
+    with target.publishing(plan) as tx:
+        current = target.existing_columns(plan.ref_schema, plan.table)
+        backup = None
+        if current is not None and plan.mode == Mode.APPEND:
+            widen = sorted(tx.widened & {c.name for c in current})  # the table must hold what staging held
+            _run(tx, tx.sql.append(plan, widen))
+        else:
+            if current is not None:
+                backup = _retire(tx, plan, current)
+            _run(tx, tx.sql.promote(plan))
+        for old in backups_to_drop(plan.table, _tables(tx, plan.bkp_schema), plan.backups_keep):
+            _run(tx, [tx.sql.drop(plan.bkp_schema, old)])
+        rec.backup_table = f"{plan.bkp_schema}.{backup}" if backup else None
+        rec.finish(Status.LOADED)
+        target.tracker.record_end(rec)
+    return rec.backup_table
+
+
+def _retire(tx: PublishTx, plan: PublishPlan, current: Sequence[Column]) -> str | None:
+    """Move the old ref.T out of the way: to bkp when backups are kept, else dropped."""
+    backup = None
+    if plan.backups_keep > 0:
+        backup = free_backup_name(plan.backup_name, set(_tables(tx, plan.bkp_schema)))
+    _run(tx, tx.sql.retire(plan, backup, current))
+    return backup
+
+
+def _tables(tx: PublishTx, schema: str) -> list[str]:
+    sql, params = tx.sql.tables(schema)
+    return [str(r[0]) for r in tx.session.query(sql, params)]
+
+
+def _run(tx: PublishTx, statements: Sequence[Statement]) -> None:
+    for sql, params in statements:
+        tx.session.execute(sql, params)

@@ -1,0 +1,64 @@
+"""The tracking store, once for every database: one row per file in the target database.
+
+A Tracker runs its dialect's TrackingSql (targets/sql/tracking.py) on the target's control
+session. Publish writes its final row through the same session inside its transaction, so
+the record and the data commit together; every other call commits on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from ..track import TRACKING_COLUMNS, LoadRecord, now
+from .base import Session
+from .sql.tracking import SUMMARY_KEYS, TrackingSql
+
+
+def as_is(value: object) -> object:
+    return value
+
+
+def update_params(rec: LoadRecord, adapt: Callable[[object], object] = as_is) -> list[object]:
+    """In TrackingSql.update's order: every column but load_id, then load_id for the WHERE."""
+    values = dict(zip([n for n, _ in TRACKING_COLUMNS], rec.values()))
+    return [adapt(values[n]) for n, _ in TRACKING_COLUMNS if n != "load_id"] + [rec.load_id]
+
+
+class Tracker:
+    """record_start / record_end bracket a load; the rest is what the service and `status` read."""
+
+    def __init__(self, session: Session, sql: TrackingSql, adapt: Callable[[object], object] = as_is):
+        self.session, self.sql = session, sql
+        self.adapt = adapt  # a value as the driver stores it (SQLite keeps timestamps as ISO text)
+
+    def record_start(self, rec: LoadRecord) -> None:
+        self.session.execute(self.sql.insert, [self.adapt(v) for v in rec.values()])
+
+    def record_end(self, rec: LoadRecord) -> None:
+        self.session.execute(self.sql.update, update_params(rec, self.adapt))
+
+    def find_duplicate(self, sha256: str, schema: str, table: str) -> str | None:
+        """The load id of the same content already in the table's current version, if any."""
+        rows = self.session.query(self.sql.duplicate, (schema, table, sha256, schema, table))
+        return str(rows[0][0]) if rows else None
+
+    def recent_loads(self, limit: int) -> list[dict[str, object]]:
+        return self.session.dicts(self.sql.recent, (int(limit),))
+
+    def loads_of_file(self, file_path: str) -> list[dict[str, object]]:
+        """Every tracking row of one file path (a claim folder makes the path unique per claim)."""
+        return self.session.dicts(self.sql.loads_of_file, (file_path,))
+
+    def unfinished_loads(self) -> list[dict[str, object]]:
+        """Rows still 'loading': live loads, or loads whose process died."""
+        return self.session.dicts(self.sql.unfinished)
+
+    def mark_interrupted(self, load_id: str, reason: str) -> bool:
+        """'loading' -> 'failed' with the reason (the process that wrote it is gone); False if not loading."""
+        return self.session.execute(self.sql.interrupted, (reason, self.adapt(now()), load_id)) > 0
+
+    def summary(self, since: dt.datetime) -> list[dict[str, object]]:
+        """Per status: files and rows in total and since `since` (loader status)."""
+        rows = self.session.query(self.sql.summary, (self.adapt(since),) * 3)
+        return [dict(zip(SUMMARY_KEYS, r)) for r in rows]
