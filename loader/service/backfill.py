@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass, field
 
 from .. import routes
+from ..coltypes import DONE, Action
 from ..config import RouteSettings, Settings
 from ..errors import EXIT_DATA, EXIT_OK, BadInputError
 from . import folders
 from .pool import Finished, InlinePool, ProcessPool
-from .supervise import backoff
+from .scheduler import RetryPolicy, Scheduler, Step
 from .work import Job
 
 log = logging.getLogger("loader.backfill")
@@ -32,8 +33,6 @@ class Entry:
     when: dt.datetime
     path: str
     dest: routes.Destination = field(compare=False)
-    attempt: int = field(default=0, compare=False)
-    not_before: float = field(default=0.0, compare=False)
 
 
 def collect(dirs: list[str], route: RouteSettings, default_schema: str) -> tuple[list[Entry], list[str]]:
@@ -65,33 +64,19 @@ def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress
     entries, refused = collect(dirs, route, settings.schemas.ref)
     for why in refused:
         log.error("refused %s", why)
-    queues: dict[tuple[str, str], collections.deque[Entry]] = collections.OrderedDict()
-    for e in entries:
-        queues.setdefault((e.dest.schema, e.dest.table), collections.deque()).append(e)
     svc = settings.service
+    sched: Scheduler[Entry] = Scheduler(RetryPolicy(svc.retry_max, svc.retry_base_s, svc.retry_cap_s))
+    for n, e in enumerate(entries):  # arrival = date order: the oldest head of any table goes first
+        sched.add((e.dest.schema, e.dest.table), e, float(n))
     pool: ProcessPool | InlinePool = InlinePool() if svc.workers == 1 else ProcessPool(svc.workers)
     bar = Progress(len(entries), sys.stderr.isatty() if progress is None else progress)
-    running: dict[str, tuple[tuple[str, str], Entry]] = {}
-    db_wait_until = 0.0
     try:
-        while any(queues.values()) or running:
-            now = time.monotonic()
-            for key, q in queues.items():
-                worker = pool.idle()
-                if worker is None or now < db_wait_until:
-                    break
-                if not q or key in {k for k, _ in running.values()} or q[0].not_before > now:
-                    continue
-                e = q.popleft()
-                job = Job(e.path, os.path.dirname(e.path), route.name, e.dest.schema, e.dest.table, e.dest.mode,
-                          settings, attempt=e.attempt, last_try=e.attempt >= svc.retry_max, in_place=True,
-                          bad_rows=route.bad_rows, max_rejects=route.max_rejects)
-                running[e.path] = (key, e)
-                pool.submit(worker, job)
+        while not sched.idle():
+            _dispatch(sched, pool, settings, route)
             for f in pool.wait(0.1) if pool.busy() else []:
-                db_wait_until = _finished(f, running, queues, bar, svc.retry_base_s, svc.retry_cap_s, db_wait_until)
+                _finished(f, sched, bar)
             if not pool.busy():
-                time.sleep(0.05)
+                time.sleep(0.05)  # everything waits for a backoff or the database
     finally:
         pool.close()
         bar.done()
@@ -101,23 +86,30 @@ def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress
     return EXIT_OK if failed == 0 else EXIT_DATA
 
 
-def _finished(f: Finished, running: dict[str, tuple[tuple[str, str], Entry]],
-              queues: dict[tuple[str, str], collections.deque[Entry]], bar: Progress, base: float, cap: float,
-              db_wait_until: float) -> float:
-    key, e = running.pop(f.job.path)
+def _dispatch(sched: Scheduler[Entry], pool: ProcessPool | InlinePool, settings: Settings,
+              route: RouteSettings) -> None:
+    while (worker := pool.idle()) is not None and (item := sched.take(time.monotonic())) is not None:
+        e = item.payload
+        pool.submit(worker, Job(e.path, os.path.dirname(e.path), route.name, e.dest.schema, e.dest.table,
+                                e.dest.mode, settings, attempt=item.attempt, last_try=sched.last_try(item),
+                                in_place=True, bad_rows=route.bad_rows, max_rejects=route.max_rejects))
+        if isinstance(pool, InlinePool):
+            return  # inline: run it now, then look again
+
+
+def _finished(f: Finished, sched: Scheduler[Entry], bar: Progress) -> None:
+    item = sched.running_item(f.job.key)
     out = f.outcome
-    action = out.action if out else "retry"
-    if action in ("retry", "unavailable"):
-        e.attempt += action == "retry"
-        e.not_before = time.monotonic() + backoff(max(1, e.attempt), base, cap)
-        queues[key].appendleft(e)
-        log.warning("retrying %s: %s", e.path, (out.reason if out else f.reason))
-        return e.not_before if action == "unavailable" else db_wait_until
-    status = out.result.status if out and out.result else action
-    if action == "failed":
-        log.error("failed %s: %s", e.path, out.reason if out else f.reason)
-    bar.step("failed" if action == "failed" else status if status in ("loaded", "duplicate") else "skipped")
-    return db_wait_until
+    reason = (out.reason if out else None) or f.reason
+    step, delay = sched.settle(item, out.action if out else None, time.monotonic())
+    if step in (Step.RETRY, Step.PAUSED):
+        log.warning("retrying %s in %.1fs: %s", item.payload.path, delay, reason)
+    elif step is Step.GIVE_UP or (out is not None and out.action == Action.FAILED):
+        log.error("failed %s: %s", item.payload.path, reason)
+        bar.step("failed")
+    else:
+        status = out.result.status if out and out.result else None
+        bar.step(str(status) if status in DONE else "skipped")
 
 
 class Progress:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import routes
 from ..config import RouteSettings
-from . import folders
+from . import claim, folders
 
 
 def folder_summary(route_list: list[RouteSettings]) -> list[dict[str, object]]:
@@ -22,7 +22,7 @@ def folder_summary(route_list: list[RouteSettings]) -> list[dict[str, object]]:
         failed_dir = Path(r.root, folders.FAILED)
         failed = [p for p in failed_dir.iterdir() if not p.name.endswith(".error.json")] if failed_dir.exists() else []
         out.append({"route": r.name, "root": os.path.abspath(r.root), "queued": len(waiting),
-                    "running": len(folders.claimed(r.root)) if Path(r.root, folders.PROCESSING).exists() else 0,
+                    "running": len(claim.claimed(r.root)) if Path(r.root, folders.PROCESSING).exists() else 0,
                     "failed_files": len(failed),
                     "oldest_waiting_s": round(now - oldest, 1) if oldest is not None else None})
     return out
