@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import loader.load  # noqa: F401  first, as the CLI does: `import loader.rejects` alone is circular (via readers/)
 from loader import routes
 from loader.config import RouteSettings, load_settings
 from loader.errors import BadInputError, ConfigError
