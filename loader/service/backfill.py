@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import routes
-from ..coltypes import DONE, Action
+from ..coltypes import DONE, Action, Status
 from ..config import RouteSettings, Settings
 from ..errors import EXIT_DATA, EXIT_OK, BadInputError
 from . import folders
@@ -80,9 +80,9 @@ def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress
     finally:
         pool.close()
         bar.done()
-    failed = bar.counts["failed"] + len(refused)
-    print(f"backfill: {bar.counts['loaded']} loaded, {bar.counts['skipped']} already loaded, "
-          f"{bar.counts['duplicate']} duplicate, {failed} failed", file=sys.stderr)
+    failed = bar.counts[Status.FAILED] + len(refused)
+    print(f"backfill: {bar.counts[Status.LOADED]} loaded, {bar.counts[Action.SKIPPED]} already loaded, "
+          f"{bar.counts[Status.DUPLICATE]} duplicate, {failed} failed", file=sys.stderr)
     return EXIT_OK if failed == 0 else EXIT_DATA
 
 
@@ -106,10 +106,13 @@ def _finished(f: Finished, sched: Scheduler[Entry], bar: Progress) -> None:
         log.warning("retrying %s in %.1fs: %s", item.payload.path, delay, reason)
     elif step is Step.GIVE_UP or (out is not None and out.action == Action.FAILED):
         log.error("failed %s: %s", item.payload.path, reason)
-        bar.step("failed")
+        bar.step(Status.FAILED)
     else:
         status = out.result.status if out and out.result else None
-        bar.step(str(status) if status in DONE else "skipped")
+        bar.step(Status(status) if status in DONE else Action.SKIPPED)
+
+
+KINDS = (Status.LOADED, Action.SKIPPED, Status.DUPLICATE, Status.FAILED)  # what the progress bar counts
 
 
 class Progress:
@@ -117,7 +120,7 @@ class Progress:
 
     def __init__(self, total: int, enabled: bool):
         self.total, self.enabled, self.n = total, enabled, 0
-        self.counts = collections.Counter({"loaded": 0, "skipped": 0, "duplicate": 0, "failed": 0})
+        self.counts: collections.Counter[str] = collections.Counter(dict.fromkeys(KINDS, 0))
         self.t0 = time.monotonic()
 
     def step(self, kind: str) -> None:
@@ -128,7 +131,7 @@ class Progress:
             filled = int(width * self.n / max(1, self.total))
             rate = self.n / max(1e-9, time.monotonic() - self.t0)
             sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.n}/{self.total} files "
-                             f"({rate:.1f}/s, {self.counts['failed']} failed)")
+                             f"({rate:.1f}/s, {self.counts[Status.FAILED]} failed)")
             sys.stderr.flush()
 
     def done(self) -> None:

@@ -200,7 +200,7 @@ class Supervisor:
                   self.settings)
         dst = folders.fail(route.root, path, error_details(job, name, None, reason))
         self.tally.failed += 1
-        log.error("failed %s: %s", name, reason, extra=fields(file=name, stage="failed", moved_to=str(dst)))
+        log.error("failed %s: %s", name, reason, extra=fields(file=name, stage=Action.FAILED, moved_to=str(dst)))
 
     # -- dispatch --------------------------------------------------------------------------------
     def _dispatch(self, now: float) -> None:
@@ -267,7 +267,7 @@ class Supervisor:
 
     def _log_retry(self, item: Item[File], delay: float, reason: str) -> None:
         log.warning("retrying %s in %.1fs (attempt %d): %s", item.payload.name, delay, item.attempt + 1, reason,
-                    extra=fields(file=item.payload.name, stage="retry"))
+                    extra=fields(file=item.payload.name, stage=Action.RETRY))
 
     # -- abort --------------------------------------------------------------------------------------
     def _abort(self) -> int:

@@ -22,7 +22,8 @@ class Tally:
     started: float = field(default_factory=time.monotonic)
 
     def counts(self) -> dict[str, int]:
-        return {"loaded": self.loaded, "failed": self.failed, "duplicate": self.duplicate, "rows": self.rows}
+        return {Status.LOADED: self.loaded, Status.FAILED: self.failed, Status.DUPLICATE: self.duplicate,
+                "rows": self.rows}
 
     def count(self, name: str, table: str, out: Outcome) -> None:
         """Book and log a file's end; a recovered file archived without a result was counted before the crash."""

@@ -17,7 +17,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..coltypes import DONE, Action, Mode
+from ..coltypes import DONE, Action, Mode, Status
 from ..config import Settings
 from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError
 from ..load import LoadRequest, LoadResult, load_file
@@ -126,7 +126,7 @@ def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
     retry = _retry_action(result, job.last_try)
     if retry is not None:
         return Outcome(job.path, retry, result, reason=result.error)
-    return _fail(job, path, result, result.error or "failed")
+    return _fail(job, path, result, result.error or Status.FAILED)
 
 
 def _retry_action(result: LoadResult, last_try: bool) -> Action | None:
