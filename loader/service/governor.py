@@ -68,10 +68,18 @@ class Governor:
         return may_start(sum(rss_mb([os.getpid(), *worker_pids]).values()), running, self.budget_mb)
 
     def police(self, pool: ProcessPool, now: float) -> None:
-        """Every GOVERNOR_EVERY_S: kill a busy worker over its share (its file is retried, then fails)."""
+        """Kill a busy worker over its share (its file is retried, then fails with the reason).
+
+        Measured as soon as a worker is busy, then every GOVERNOR_EVERY_S: a clock that also ran while
+        every worker was idle would let a load that starts just after a check run unmeasured for up to
+        that long (a 300,000-row SQLite load took 366 ms here).
+        """
+        busy = {w.pid: w for w in pool.busy() if w.killed_for is None}
+        if not busy:
+            self.next_check = 0.0
+            return
         if now < self.next_check:
             return
         self.next_check = now + GOVERNOR_EVERY_S
-        busy = {w.pid: w for w in pool.busy() if w.killed_for is None}
         for pid, rss in over_share(rss_mb(busy), self.worker_mb).items():
             pool.kill(busy[pid], kill_reason(rss, self.worker_mb))
