@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+import loader.load  # noqa: F401  first, as the CLI does: `import loader.rejects` alone is circular (via readers/)
 from loader import routes
 from loader.config import RouteSettings, load_settings
 from loader.errors import BadInputError, ConfigError
-from loader.service import folders
-from loader.service.supervise import backoff
+from loader.service import claim, folders
+from loader.service.scheduler import backoff
 from loader.service.watch import Stability
 
 
@@ -88,8 +89,8 @@ def test_folder_names() -> None:
     assert folders.numbered("a.csv", 3) == "a_3.csv"
     assert folders.numbered("noext", 2) == "noext_2"
     assert folders.archive_subdir(dt.date(2024, 2, 9)) == "archive/2024/02/09"
-    a = folders.claim_id(dt.datetime(2024, 1, 1, 0, 0, 0, 5), 7, 1)
-    b = folders.claim_id(dt.datetime(2024, 1, 1, 0, 0, 0, 6), 3, 0)
+    a = claim.claim_id(dt.datetime(2024, 1, 1, 0, 0, 0, 5), 7, 1)
+    b = claim.claim_id(dt.datetime(2024, 1, 1, 0, 0, 0, 6), 3, 0)
     assert a < b, "claim ids sort in claim order"
 
 

@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass, field
 
 from .. import routes
+from ..coltypes import DONE, Action, Status
 from ..config import RouteSettings, Settings
 from ..errors import EXIT_DATA, EXIT_OK, BadInputError
 from . import folders
 from .pool import Finished, InlinePool, ProcessPool
-from .supervise import backoff
+from .scheduler import RetryPolicy, Scheduler, Step
 from .work import Job
 
 log = logging.getLogger("loader.backfill")
@@ -32,8 +33,6 @@ class Entry:
     when: dt.datetime
     path: str
     dest: routes.Destination = field(compare=False)
-    attempt: int = field(default=0, compare=False)
-    not_before: float = field(default=0.0, compare=False)
 
 
 def collect(dirs: list[str], route: RouteSettings, default_schema: str) -> tuple[list[Entry], list[str]]:
@@ -65,59 +64,55 @@ def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress
     entries, refused = collect(dirs, route, settings.schemas.ref)
     for why in refused:
         log.error("refused %s", why)
-    queues: dict[tuple[str, str], collections.deque[Entry]] = collections.OrderedDict()
-    for e in entries:
-        queues.setdefault((e.dest.schema, e.dest.table), collections.deque()).append(e)
     svc = settings.service
+    sched: Scheduler[Entry] = Scheduler(RetryPolicy(svc.retry_max, svc.retry_base_s, svc.retry_cap_s))
+    for n, e in enumerate(entries):  # arrival = date order: the oldest head of any table goes first
+        sched.add((e.dest.schema, e.dest.table), e, float(n))
     pool: ProcessPool | InlinePool = InlinePool() if svc.workers == 1 else ProcessPool(svc.workers)
     bar = Progress(len(entries), sys.stderr.isatty() if progress is None else progress)
-    running: dict[str, tuple[tuple[str, str], Entry]] = {}
-    db_wait_until = 0.0
     try:
-        while any(queues.values()) or running:
-            now = time.monotonic()
-            for key, q in queues.items():
-                worker = pool.idle()
-                if worker is None or now < db_wait_until:
-                    break
-                if not q or key in {k for k, _ in running.values()} or q[0].not_before > now:
-                    continue
-                e = q.popleft()
-                job = Job(e.path, os.path.dirname(e.path), route.name, e.dest.schema, e.dest.table, e.dest.mode,
-                          settings, attempt=e.attempt, last_try=e.attempt >= svc.retry_max, in_place=True,
-                          bad_rows=route.bad_rows, max_rejects=route.max_rejects)
-                running[e.path] = (key, e)
-                pool.submit(worker, job)
+        while not sched.idle():
+            _dispatch(sched, pool, settings, route)
             for f in pool.wait(0.1) if pool.busy() else []:
-                db_wait_until = _finished(f, running, queues, bar, svc.retry_base_s, svc.retry_cap_s, db_wait_until)
+                _finished(f, sched, bar)
             if not pool.busy():
-                time.sleep(0.05)
+                time.sleep(0.05)  # everything waits for a backoff or the database
     finally:
         pool.close()
         bar.done()
-    failed = bar.counts["failed"] + len(refused)
-    print(f"backfill: {bar.counts['loaded']} loaded, {bar.counts['skipped']} already loaded, "
-          f"{bar.counts['duplicate']} duplicate, {failed} failed", file=sys.stderr)
+    failed = bar.counts[Status.FAILED] + len(refused)
+    print(f"backfill: {bar.counts[Status.LOADED]} loaded, {bar.counts[Action.SKIPPED]} already loaded, "
+          f"{bar.counts[Status.DUPLICATE]} duplicate, {failed} failed", file=sys.stderr)
     return EXIT_OK if failed == 0 else EXIT_DATA
 
 
-def _finished(f: Finished, running: dict[str, tuple[tuple[str, str], Entry]],
-              queues: dict[tuple[str, str], collections.deque[Entry]], bar: Progress, base: float, cap: float,
-              db_wait_until: float) -> float:
-    key, e = running.pop(f.job.path)
+def _dispatch(sched: Scheduler[Entry], pool: ProcessPool | InlinePool, settings: Settings,
+              route: RouteSettings) -> None:
+    while (worker := pool.idle()) is not None and (item := sched.take(time.monotonic())) is not None:
+        e = item.payload
+        pool.submit(worker, Job(e.path, os.path.dirname(e.path), route.name, e.dest.schema, e.dest.table,
+                                e.dest.mode, settings, attempt=item.attempt, last_try=sched.last_try(item),
+                                in_place=True, bad_rows=route.bad_rows, max_rejects=route.max_rejects))
+        if isinstance(pool, InlinePool):
+            return  # inline: run it now, then look again
+
+
+def _finished(f: Finished, sched: Scheduler[Entry], bar: Progress) -> None:
+    item = sched.running_item(f.job.key)
     out = f.outcome
-    action = out.action if out else "retry"
-    if action in ("retry", "unavailable"):
-        e.attempt += action == "retry"
-        e.not_before = time.monotonic() + backoff(max(1, e.attempt), base, cap)
-        queues[key].appendleft(e)
-        log.warning("retrying %s: %s", e.path, (out.reason if out else f.reason))
-        return e.not_before if action == "unavailable" else db_wait_until
-    status = out.result.status if out and out.result else action
-    if action == "failed":
-        log.error("failed %s: %s", e.path, out.reason if out else f.reason)
-    bar.step("failed" if action == "failed" else status if status in ("loaded", "duplicate") else "skipped")
-    return db_wait_until
+    reason = (out.reason if out else None) or f.reason
+    step, delay = sched.settle(item, out.action if out else None, time.monotonic())
+    if step in (Step.RETRY, Step.PAUSED):
+        log.warning("retrying %s in %.1fs: %s", item.payload.path, delay, reason)
+    elif step is Step.GIVE_UP or (out is not None and out.action == Action.FAILED):
+        log.error("failed %s: %s", item.payload.path, reason)
+        bar.step(Status.FAILED)
+    else:
+        status = out.result.status if out and out.result else None
+        bar.step(Status(status) if status in DONE else Action.SKIPPED)
+
+
+KINDS = (Status.LOADED, Action.SKIPPED, Status.DUPLICATE, Status.FAILED)  # what the progress bar counts
 
 
 class Progress:
@@ -125,7 +120,7 @@ class Progress:
 
     def __init__(self, total: int, enabled: bool):
         self.total, self.enabled, self.n = total, enabled, 0
-        self.counts = collections.Counter({"loaded": 0, "skipped": 0, "duplicate": 0, "failed": 0})
+        self.counts: collections.Counter[str] = collections.Counter(dict.fromkeys(KINDS, 0))
         self.t0 = time.monotonic()
 
     def step(self, kind: str) -> None:
@@ -136,7 +131,7 @@ class Progress:
             filled = int(width * self.n / max(1, self.total))
             rate = self.n / max(1e-9, time.monotonic() - self.t0)
             sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.n}/{self.total} files "
-                             f"({rate:.1f}/s, {self.counts['failed']} failed)")
+                             f"({rate:.1f}/s, {self.counts[Status.FAILED]} failed)")
             sys.stderr.flush()
 
     def done(self) -> None:

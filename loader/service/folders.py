@@ -1,10 +1,9 @@
 """The drop folder's layout and every move a file makes through it.
 
-A route's root holds inbox/ (arrivals), processing/<claim id>/<name> (claimed: one private
-folder per claim, so a tracking row's path names exactly one claim, and a lock file in it
-says whether a live process is working on it), archive/YYYY/MM/DD/ (loaded or duplicate),
-failed/ (with <name>.error.json). Moves never overwrite: a taken name gets _2, _3…
-Naming is pure (tested without a filesystem); the moves are small wrappers around rename.
+A route's root holds inbox/ (arrivals), processing/<claim id>/<name> (claimed: see claim.py),
+archive/YYYY/MM/DD/ (loaded or duplicate), failed/ (with <name>.error.json). Moves never
+overwrite: a taken name gets _2, _3… Naming is pure (tested without a filesystem); the moves
+are small wrappers around rename, and a move out of processing/ removes the emptied claim folder.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import fcntl
 import itertools
 import json
 import os
@@ -21,16 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 INBOX, PROCESSING, ARCHIVE, FAILED = "inbox", "processing", "archive", "failed"
-LOCK_NAME = ".claim.lock"
-_counter = itertools.count()
+LOCK_NAME = ".claim.lock"  # the claim lock (claim.py); a move out of processing/ removes it
 
 
 # -- pure naming ---------------------------------------------------------------------------
-def claim_id(now: dt.datetime, pid: int, seq: int) -> str:
-    """Sortable by claim time, unique per process: the order files arrived in survives a crash."""
-    return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{pid}-{seq:06d}"
-
-
 def archive_subdir(day: dt.date) -> str:
     return os.path.join(ARCHIVE, f"{day:%Y}", f"{day:%m}", f"{day:%d}")
 
@@ -75,44 +67,6 @@ def refusal(root: str, path: str) -> str | None:
     if st.st_nlink > 1:
         return "it is a hard link (it could expose a file outside the route's root)"
     return None
-
-
-def claim(root: str, name: str) -> Path | None:
-    """inbox/<name> -> processing/<claim id>/<name> by one atomic rename; None if it is gone."""
-    now = dt.datetime.now(dt.UTC)
-    folder = Path(root, PROCESSING, claim_id(now, os.getpid(), next(_counter)))
-    folder.mkdir(parents=True)
-    try:
-        os.rename(os.path.join(root, INBOX, name), folder / name)
-    except FileNotFoundError:
-        folder.rmdir()
-        return None
-    return folder / name
-
-
-def claimed(root: str) -> list[Path]:
-    """Files under processing/, oldest claim first (recovery puts them back to work in order)."""
-    base = Path(root, PROCESSING)
-    out = []
-    for folder in sorted(base.iterdir()) if base.exists() else []:
-        if not folder.is_dir():
-            continue
-        files = [p for p in folder.iterdir() if p.name != LOCK_NAME]
-        if not files:
-            remove_claim_folder(folder)
-        out.extend(sorted(files))
-    return out
-
-
-def lock_claim(path: Path) -> int | None:
-    """An exclusive lock on a claim; the fd to keep, or None if a live process holds it."""
-    fd = os.open(path.parent / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
 
 
 def remove_claim_folder(folder: Path) -> None:
@@ -170,11 +124,4 @@ def fail(root: str, src: Path, details: dict[str, object]) -> Path:
     tmp.write_text(json.dumps(details, indent=1, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, folder / error_json_name(dst.name))
     _cleanup(src)
-    return dst
-
-
-def unclaim(root: str, src: Path) -> Path:
-    """Back to inbox/ (an aborted load): same name if free, else name_2…"""
-    dst = move_no_clobber(src, Path(root, INBOX), src.name)
-    remove_claim_folder(src.parent)
     return dst

@@ -95,10 +95,11 @@ class ProcessPool:
         worker.job = job
         worker.conn.send(job)
 
-    def wait(self, timeout: float) -> list[Finished]:
+    def wait(self, timeout: float, wake: Any = None) -> list[Finished]:
+        """Results and deaths within `timeout`; returns early when `wake` (anything with a fileno) is ready."""
         busy = self.busy()
         handles: list[Any] = [w.conn for w in busy] + [w.proc.sentinel for w in self.workers]
-        ready = multiprocessing.connection.wait(handles, timeout=timeout)
+        ready = multiprocessing.connection.wait(handles + ([wake] if wake is not None else []), timeout=timeout)
         done: list[Finished] = []
         for i, w in enumerate(list(self.workers)):
             if w.job is not None and w.conn in ready:
@@ -119,6 +120,10 @@ class ProcessPool:
                 w.conn.close()
                 self.workers[i] = self._spawn()
         return done
+
+    def finished(self) -> list[Finished]:
+        """Results already sent, without waiting (an abort must not kill a load that is over)."""
+        return self.wait(0)
 
     def kill(self, worker: Worker, reason: str) -> None:
         worker.killed_for = reason
@@ -155,11 +160,14 @@ class InlinePool:
     def submit(self, worker: Any, job: Job) -> None:
         self.pending = job
 
-    def wait(self, timeout: float) -> list[Finished]:
+    def wait(self, timeout: float, wake: Any = None) -> list[Finished]:
         if self.pending is None:
             return []
         job, self.pending = self.pending, None
         return [Finished(job, process(job), pid=os.getpid())]
+
+    def finished(self) -> list[Finished]:
+        return []  # a pending inline job has not run: running it now is not what an abort wants
 
     def kill(self, worker: object, reason: str) -> None:  # nothing to kill: the load runs in this process
         return None

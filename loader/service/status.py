@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 from .. import routes
+from ..coltypes import Status
 from ..config import RouteSettings
-from . import folders
+from . import claim, folders
 
 
 def folder_summary(route_list: list[RouteSettings]) -> list[dict[str, object]]:
@@ -22,7 +23,7 @@ def folder_summary(route_list: list[RouteSettings]) -> list[dict[str, object]]:
         failed_dir = Path(r.root, folders.FAILED)
         failed = [p for p in failed_dir.iterdir() if not p.name.endswith(".error.json")] if failed_dir.exists() else []
         out.append({"route": r.name, "root": os.path.abspath(r.root), "queued": len(waiting),
-                    "running": len(folders.claimed(r.root)) if Path(r.root, folders.PROCESSING).exists() else 0,
+                    "running": len(claim.claimed(r.root)) if Path(r.root, folders.PROCESSING).exists() else 0,
                     "failed_files": len(failed),
                     "oldest_waiting_s": round(now - oldest, 1) if oldest is not None else None})
     return out
@@ -34,9 +35,10 @@ def print_summary(folder_rows: list[dict[str, object]], totals: list[dict[str, o
         print(f"route {f['route']} ({f['root']}): {f['queued']} queued, {f['running']} running, "
               f"{f['failed_files']} in failed/" + (f", oldest waiting {age:.0f}s" if isinstance(age, float) else ""))
     by = {str(t["status"]): t for t in totals}
-    parts = [f"{by[s]['files']} {s}" for s in ("loaded", "duplicate", "failed", "loading") if s in by]
+    order = (Status.LOADED, Status.DUPLICATE, Status.FAILED, Status.LOADING)
+    parts = [f"{by[s]['files']} {s}" for s in order if s in by]
     print("tracking: " + (", ".join(parts) if parts else "no loads yet"))
-    done = by.get("loaded")
+    done = by.get(Status.LOADED)
     if done and int(str(done["files_recent"])):
         files, rows = int(str(done["files_recent"])), int(str(done["rows_recent"]))
         busy = float(str(done["seconds_recent"])) or 1e-9

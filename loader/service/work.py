@@ -9,26 +9,21 @@ while holding it belongs to a dead process: it is marked failed and its staging 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import os
-import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..coltypes import DONE, Action, Mode, Status
 from ..config import Settings
 from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError
 from ..load import LoadRequest, LoadResult, load_file
-from ..targets import open_target
-from . import folders
+from . import claim, folders, recovery
 
 log = logging.getLogger("loader.work")
-DONE = ("loaded", "duplicate")
-_LINE = re.compile(r"line (\d+)")
-_COLUMN = re.compile(r"column '([^']*)'")
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,7 @@ class Job:
     route: str
     schema: str
     table: str
-    mode: str
+    mode: Mode | str
     settings: Settings
     attempt: int = 0
     last_try: bool = False  # a transient failure now fails the file instead of asking for a retry
@@ -47,11 +42,16 @@ class Job:
     bad_rows: str = ""  # the route's bad-row policy; empty = load.bad_rows
     max_rejects: str = ""
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """The scheduler's key of this job's table."""
+        return self.schema, self.table
+
 
 @dataclass
 class Outcome:
     path: str
-    action: str  # archived | failed | retry | unavailable | busy | gone | skipped
+    action: Action
     result: LoadResult | None = None
     moved_to: str | None = None
     reason: str | None = None
@@ -82,92 +82,80 @@ def process(job: Job) -> Outcome:
         return _in_place(job) if job.in_place else _claimed(job)
     except Exception as e:  # a bug must not kill the worker; the file waits in processing/ for a person
         log.exception("unexpected error processing %s", job.path)
-        return Outcome(job.path, "retry", reason=f"internal error: {type(e).__name__}: {e}")
+        return Outcome(job.path, Action.RETRY, reason=f"internal error: {type(e).__name__}: {e}")
 
 
 def _claimed(job: Job) -> Outcome:
     path = Path(job.path)
     try:
-        fd = folders.lock_claim(path)
+        fd = claim.lock_claim(path)
     except FileNotFoundError:
-        return Outcome(job.path, "gone")
+        return Outcome(job.path, Action.GONE)
     if fd is None:
-        return Outcome(job.path, "busy", reason="another live process holds the claim")
+        return Outcome(job.path, Action.BUSY, reason="another live process holds the claim")
     try:
-        if not path.exists():
-            folders.remove_claim_folder(path.parent)
-            return Outcome(job.path, "gone")
-        refused = folders.refusal(job.root, str(path))
-        if refused:
-            return _fail(job, path, None, f"{path.name}: refused: {refused}")
-        settings = route_settings(job.settings, job.schema, job.bad_rows, job.max_rejects)
-        if job.recovered:
-            earlier = _reconcile(job, settings)
-            if isinstance(earlier, Outcome):
-                return earlier
-            if earlier is not None:
-                dst = folders.archive(job.root, path, _today())
-                return Outcome(job.path, "archived", moved_to=str(dst), reason=f"already {earlier['status']} "
-                               f"(load {earlier['load_id']}); archived without loading again")
-        request = LoadRequest(str(path), job.table, job.mode, route=job.route,
-                              rejects_dir=rejects_dir(job.root, path))
-        return _after_load(job, path, load_file(request, settings))
+        return _locked(job, path)
     finally:
         os.close(fd)
+
+
+def _locked(job: Job, path: Path) -> Outcome:
+    if not path.exists():
+        folders.remove_claim_folder(path.parent)
+        return Outcome(job.path, Action.GONE)
+    refused = folders.refusal(job.root, str(path))
+    if refused:
+        return _fail(job, path, None, f"{path.name}: refused: {refused}")
+    settings = route_settings(job.settings, job.schema, job.bad_rows, job.max_rejects)
+    if job.recovered:
+        earlier = _reconcile(job, settings)
+        if isinstance(earlier, Outcome):
+            return earlier
+        if earlier is not None:
+            dst = folders.archive(job.root, path, _today())
+            return Outcome(job.path, Action.ARCHIVED, moved_to=str(dst), reason=f"already {earlier['status']} "
+                           f"(load {earlier['load_id']}); archived without loading again")
+    request = LoadRequest(str(path), job.table, job.mode, route=job.route, rejects_dir=rejects_dir(job.root, path))
+    return _after_load(job, path, load_file(request, settings))
 
 
 def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
     if result.status in DONE:
         dst = folders.archive(job.root, path, _today())
-        return Outcome(job.path, "archived", result, str(dst))
-    if result.exit_code == EXIT_UNAVAILABLE and not job.last_try:
-        return Outcome(job.path, "unavailable", result, reason=result.error)
-    if _transient(result) and not job.last_try:
-        return Outcome(job.path, "retry", result, reason=result.error)
-    return _fail(job, path, result, result.error or "failed")
+        return Outcome(job.path, Action.ARCHIVED, result, str(dst))
+    retry = _retry_action(result, job.last_try)
+    if retry is not None:
+        return Outcome(job.path, retry, result, reason=result.error)
+    return _fail(job, path, result, result.error or Status.FAILED)
 
 
-def _transient(result: LoadResult) -> bool:
-    from ..errors import EXIT_TEMPFAIL
-
-    return result.transient or result.exit_code in (EXIT_UNAVAILABLE, EXIT_TEMPFAIL)
+def _retry_action(result: LoadResult, last_try: bool) -> Action | None:
+    """A transient failure (the error's class says so) asks for a retry, or a pause when the database
+    is out of reach; on the last try it fails the file like any other."""
+    if not result.transient or last_try:
+        return None
+    return Action.UNAVAILABLE if result.exit_code == EXIT_UNAVAILABLE else Action.RETRY
 
 
 def _reconcile(job: Job, settings: Settings) -> dict[str, object] | Outcome | None:
-    """An earlier loaded/duplicate row of this claim, after failing the rows of dead loads."""
+    """An earlier loaded/duplicate row of this claim (after failing the rows of dead loads), or why not."""
     try:
-        target = open_target(settings)
+        with recovery.connected(settings) as target:
+            return recovery.earlier_load(target, job.path, settings.schemas.stage)
     except LoaderError as e:
-        return Outcome(job.path, "unavailable", reason=str(e))
-    try:
-        target.ensure_ready()
-        rows = target.tracker.loads_of_file(job.path)
-        for row in rows:
-            if row["status"] == "loading":
-                load_id = str(row["load_id"])
-                target.tracker.mark_interrupted(load_id, f"interrupted: process {row['pid']} on {row['host']} stopped "
-                                                 "before the load finished; the file was loaded again")
-                target.drop_leftover_stages(settings.schemas.stage, [load_id])
-                row["status"] = "failed"
-        done = [r for r in rows if r["status"] in DONE]
-        return done[-1] if done else None
-    except LoaderError as e:
-        return Outcome(job.path, "unavailable" if e.transient else "retry", reason=str(e))
-    finally:
-        with contextlib.suppress(Exception):
-            target.close()
+        return Outcome(job.path, Action.UNAVAILABLE if e.transient else Action.RETRY, reason=str(e))
 
 
 def fail_claim(job: Job, reason: str) -> Outcome:
     """The supervisor gives up on a claim whose worker died: fail its dead loads, then the file."""
     path = Path(job.path)
-    fd = folders.lock_claim(path)
+    fd = claim.lock_claim(path)
     if fd is None:
-        return Outcome(job.path, "busy", reason="another live process holds the claim")
+        return Outcome(job.path, Action.BUSY, reason="another live process holds the claim")
     try:
         earlier = _reconcile(job, route_settings(job.settings, job.schema))
         if isinstance(earlier, dict):  # it did commit before dying: archive, never fail a loaded file
-            return Outcome(job.path, "archived", moved_to=str(folders.archive(job.root, path, _today())))
+            return Outcome(job.path, Action.ARCHIVED, moved_to=str(folders.archive(job.root, path, _today())))
         return _fail(job, path, None, reason)
     finally:
         os.close(fd)
@@ -176,56 +164,34 @@ def fail_claim(job: Job, reason: str) -> Outcome:
 def _fail(job: Job, path: Path, result: LoadResult | None, reason: str) -> Outcome:
     details = error_details(job, path.name, result, reason)
     dst = folders.fail(job.root, path, details)
-    return Outcome(job.path, "failed", result, str(dst), reason=reason)
+    return Outcome(job.path, Action.FAILED, result, str(dst), reason=reason)
 
 
 def error_details(job: Job, name: str, result: LoadResult | None, reason: str) -> dict[str, object]:
-    line, column = _where(job, result, reason)
+    """<name>.error.json: the line and column come from the load's own error, as its tracking row has them."""
     return {"file": name, "route": job.route, "table": f"{job.schema}.{job.table}", "mode": job.mode,
-            "reason": reason, "line": line, "column": column,
+            "reason": reason, "line": result.error_line if result else None,
+            "column": result.error_column if result else None,
             "load_id": result.load_id if result and result.load_id else None,
             "exit_code": result.exit_code if result else EXIT_SOFTWARE, "attempts": job.attempt + 1,
             "failed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "host": socket.gethostname()}
-
-
-def _where(job: Job, result: LoadResult | None, reason: str) -> tuple[int | None, str | None]:
-    """Line and column from the tracking row (exact), else from the message."""
-    if result and result.load_id:
-        with contextlib.suppress(Exception):
-            target = open_target(route_settings(job.settings, job.schema))
-            try:
-                for row in target.tracker.loads_of_file(job.path):
-                    if row["load_id"] == result.load_id:
-                        line = row.get("error_line")
-                        return (int(str(line)) if line is not None else None,
-                                str(row["error_column"]) if row.get("error_column") is not None else None)
-            finally:
-                target.close()
-    m, c = _LINE.search(reason), _COLUMN.search(reason)
-    return (int(m.group(1)) if m else None, c.group(1) if c else None)
 
 
 def _in_place(job: Job) -> Outcome:
     """Backfill: the file stays where it is; a file already loaded from this path is skipped."""
     settings = route_settings(job.settings, job.schema, job.bad_rows, job.max_rejects)
     try:
-        target = open_target(settings)
-        try:
-            target.ensure_ready()
-            done = [r for r in target.tracker.loads_of_file(job.path) if r["status"] in DONE]
-        finally:
-            target.close()
+        with recovery.connected(settings) as target:
+            done = recovery.loaded_from(target, job.path)
     except LoaderError as e:
-        return Outcome(job.path, "unavailable" if e.transient else "retry", reason=str(e))
-    if done:
-        return Outcome(job.path, "skipped", reason=f"already {done[-1]['status']} (load {done[-1]['load_id']})")
+        return Outcome(job.path, Action.UNAVAILABLE if e.transient else Action.RETRY, reason=str(e))
+    if done is not None:
+        return Outcome(job.path, Action.SKIPPED, reason=f"already {done['status']} (load {done['load_id']})")
     result = load_file(LoadRequest(job.path, job.table, job.mode, route=job.route), settings)
     if result.status in DONE:
-        return Outcome(job.path, "archived", result)
-    if _transient(result) and not job.last_try:
-        return Outcome(job.path, "unavailable" if result.exit_code == EXIT_UNAVAILABLE else "retry", result,
-                       reason=result.error)
-    return Outcome(job.path, "failed", result, reason=result.error)
+        return Outcome(job.path, Action.ARCHIVED, result)
+    retry = _retry_action(result, job.last_try)
+    return Outcome(job.path, retry or Action.FAILED, result, reason=result.error)
 
 
 def _today() -> dt.date:

@@ -1,0 +1,69 @@
+"""Claiming a file: one atomic rename into a private folder, and a lock that says who works on it.
+
+inbox/<name> -> processing/<claim id>/<name>. A folder per claim means a tracking row's path
+names exactly one claim; the lock file beside the file is held (flock) by the process working
+on it for the whole job, so a worker orphaned by a dead supervisor is never doubled. The claim
+id sorts by claim time, so recovery puts files back to work in the order they arrived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import itertools
+import os
+from pathlib import Path
+
+from .folders import INBOX, LOCK_NAME, PROCESSING, move_no_clobber, remove_claim_folder
+
+_counter = itertools.count()
+
+
+def claim_id(now: dt.datetime, pid: int, seq: int) -> str:
+    """Sortable by claim time, unique per process: the order files arrived in survives a crash."""
+    return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{pid}-{seq:06d}"
+
+
+def claim(root: str, name: str) -> Path | None:
+    """inbox/<name> -> processing/<claim id>/<name> by one atomic rename; None if it is gone."""
+    now = dt.datetime.now(dt.UTC)
+    folder = Path(root, PROCESSING, claim_id(now, os.getpid(), next(_counter)))
+    folder.mkdir(parents=True)
+    try:
+        os.rename(os.path.join(root, INBOX, name), folder / name)
+    except FileNotFoundError:
+        folder.rmdir()
+        return None
+    return folder / name
+
+
+def claimed(root: str) -> list[Path]:
+    """Files under processing/, oldest claim first (recovery puts them back to work in order)."""
+    base = Path(root, PROCESSING)
+    out = []
+    for folder in sorted(base.iterdir()) if base.exists() else []:
+        if not folder.is_dir():
+            continue
+        files = [p for p in folder.iterdir() if p.name != LOCK_NAME]
+        if not files:
+            remove_claim_folder(folder)
+        out.extend(sorted(files))
+    return out
+
+
+def lock_claim(path: Path) -> int | None:
+    """An exclusive lock on a claim; the fd to keep, or None if a live process holds it."""
+    fd = os.open(path.parent / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def unclaim(root: str, src: Path) -> Path:
+    """Back to inbox/ (an aborted load): same name if free, else name_2…"""
+    dst = move_no_clobber(src, Path(root, INBOX), src.name)
+    remove_claim_folder(src.parent)
+    return dst

@@ -1,0 +1,143 @@
+"""What a crash or an abort left behind, and the tracking rows that say how far a load got.
+
+At start: `loading` rows of dead processes on this host are failed, their staging dropped, and
+staging left by finished loads (a crash between publish and cleanup) too; claimed files go back
+to work first, in claim order. Per claim (in the worker that holds its lock): a `loading` row
+of this claim's path belongs to a dead load; a `loaded` / `duplicate` row means the crash came
+between commit and move, so the file is archived, never loaded twice. Every tracking-store call
+of the service lives here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+
+from ..coltypes import DONE, Status
+from ..config import RouteSettings, Settings
+from ..errors import LoaderError
+from ..logs import fields
+from ..targets import Target, open_target
+from . import claim, folders
+
+log = logging.getLogger("loader.service")
+RECOVERY_WINDOW = 1000  # recent tracking rows whose leftover staging is dropped at start
+Row = dict[str, object]
+
+
+@contextlib.contextmanager
+def connected(settings: Settings) -> Iterator[Target]:
+    """A ready target, closed afterwards whatever happens."""
+    target = open_target(settings)
+    try:
+        target.ensure_ready()
+        yield target
+    finally:
+        with contextlib.suppress(Exception):
+            target.close()
+
+
+# -- at start -------------------------------------------------------------------------------------
+def claimed_files(route_list: list[RouteSettings]) -> Iterator[tuple[RouteSettings, Path]]:
+    """Files left in processing/ by a stop or crash, route by route, oldest claim first."""
+    for route in route_list:
+        for path in claim.claimed(route.root):
+            log.info("recovering %s (claimed before a stop or crash)", path,
+                     extra=fields(file=path.name, stage="recover"))
+            yield route, path
+
+
+def reconcile_at_start(settings: Settings) -> None:
+    """Fail the dead loads of this host and drop the staging no load will ever use."""
+    try:
+        with connected(settings) as target:
+            _fail_dead_loads(target, settings.schemas.stage)
+            _drop_finished_stages(target, settings.schemas.stage)
+    except LoaderError as e:
+        log.warning("could not reconcile the tracking table at start (%s); recovery happens per file", e)
+
+
+def _fail_dead_loads(target: Target, stage_schema: str) -> None:
+    host = socket.gethostname()
+    for row in target.tracker.unfinished_loads():
+        if row["host"] != host or alive(row):
+            continue
+        load_id = str(row["load_id"])
+        target.tracker.mark_interrupted(load_id, f"interrupted: process {row['pid']} on {host} died during the load")
+        dropped = target.drop_leftover_stages(stage_schema, [load_id])
+        log.warning("load %s of %s was interrupted by a crash: marked failed, dropped %s", load_id,
+                    row["file_name"], dropped or "no staging table",
+                    extra=fields(load_id=load_id, file=row["file_name"], stage="recover"))
+
+
+def _drop_finished_stages(target: Target, stage_schema: str) -> None:
+    rows = target.tracker.recent_loads(RECOVERY_WINDOW)
+    finished = [str(r["load_id"]) for r in rows if r["status"] != Status.LOADING]
+    for stage in target.drop_leftover_stages(stage_schema, finished):
+        log.warning("dropped staging %s left by a finished load", stage, extra=fields(stage="recover"))
+
+
+def alive(row: Row) -> bool:
+    """Is the process that wrote a 'loading' row still running (and not a later one with its pid)?"""
+    try:
+        proc = psutil.Process(int(str(row["pid"])))
+        started = row["started_at"]
+        if isinstance(started, str):
+            started = dt.datetime.fromisoformat(started)
+        if isinstance(started, dt.datetime):
+            return proc.create_time() <= started.replace(tzinfo=dt.UTC).timestamp() + 1
+        return True
+    except (psutil.Error, ValueError, TypeError):
+        return False
+
+
+# -- per claim ------------------------------------------------------------------------------------
+def earlier_load(target: Target, path: str, stage_schema: str) -> Row | None:
+    """The last loaded/duplicate row of this claim, after failing the rows of its dead loads.
+
+    Only call it holding the claim's lock: then no live process can own a 'loading' row of it.
+    """
+    rows = target.tracker.loads_of_file(path)
+    for row in rows:
+        if row["status"] == Status.LOADING:
+            load_id = str(row["load_id"])
+            target.tracker.mark_interrupted(load_id, f"interrupted: process {row['pid']} on {row['host']} stopped "
+                                                     "before the load finished; the file was loaded again")
+            target.drop_leftover_stages(stage_schema, [load_id])
+            row["status"] = Status.FAILED
+    return _last_done(rows)
+
+
+def loaded_from(target: Target, path: str) -> Row | None:
+    """Backfill: the last loaded/duplicate row of this path, if it was ever loaded from there."""
+    return _last_done(target.tracker.loads_of_file(path))
+
+
+def _last_done(rows: list[Row]) -> Row | None:
+    done = [r for r in rows if r["status"] in DONE]
+    return done[-1] if done else None
+
+
+# -- after an abort -------------------------------------------------------------------------------
+def give_back(settings: Settings, root: str, path: Path) -> bool:
+    """A killed load either committed (archive) or not (back to inbox/); True if it went back.
+
+    If the database cannot say, the file stays in processing/ for the next start's recovery.
+    """
+    try:
+        with connected(settings) as target:
+            committed = loaded_from(target, str(path)) is not None
+    except LoaderError as e:
+        log.warning("%s stays in processing/ until the next start (%s)", path, e)
+        return True
+    if committed:
+        folders.archive(root, path, dt.datetime.now(dt.UTC).date())
+        return False
+    claim.unclaim(root, path)
+    return True
