@@ -6,11 +6,12 @@ import pytest
 
 from loader.coltypes import ColumnType
 from loader.errors import BadInputError
-from loader.readers.csv.detect import Overrides, detect_format
+from loader.readers import ReadOptions
+from loader.readers.csv.detect import detect_format
 
 
 def detect(sample: bytes, complete: bool = True, **overrides):
-    return detect_format(sample, complete, Overrides(**overrides) if overrides else None)
+    return detect_format(sample, complete, ReadOptions(**overrides) if overrides else None)
 
 
 def types(sample: bytes, complete: bool = True, **overrides) -> dict[str, str]:
@@ -28,17 +29,17 @@ def one_column_type(*values: str) -> str:
 def test_delimiter_detected(d):
     sample = f"id{d}name{d}amount\n1{d}alice{d}1.5\n2{d}bob{d}2.5\n".encode()
     fmt = detect(sample)
-    assert fmt.delimiter == d
+    assert fmt.layout.delimiter == d
     assert [c.name for c in fmt.columns] == ["id", "name", "amount"]
 
 
 def test_semicolon_file_with_decimal_commas_is_semicolon():
-    assert detect(b"a;b\n1,5;2,5\n3,1;4\n").delimiter == ";"
+    assert detect(b"a;b\n1,5;2,5\n3,1;4\n").layout.delimiter == ";"
 
 
 def test_pipe_file_with_commas_in_values_is_pipe():
     fmt = detect(b"name|city\nSmith, John|Paris, FR\nDoe, Jane|Rome, IT\n")
-    assert fmt.delimiter == "|"
+    assert fmt.layout.delimiter == "|"
     assert [c.source_name for c in fmt.columns] == ["name", "city"]
 
 
@@ -46,8 +47,8 @@ def test_pipe_file_with_commas_in_values_is_pipe():
 
 def test_utf8_bom_stripped_from_first_header():
     fmt = detect(b"\xef\xbb\xbfid,name\n1,x\n")
-    assert fmt.bom is True
-    assert fmt.encoding == "utf-8-sig"
+    assert fmt.layout.bom is True
+    assert fmt.layout.encoding == "utf-8-sig"
     assert fmt.columns[0].source_name == "id"
     assert fmt.columns[0].name == "id"
     assert str(fmt.columns[0].type) == "bigint"
@@ -55,24 +56,24 @@ def test_utf8_bom_stripped_from_first_header():
 
 def test_no_bom_is_plain_utf8():
     fmt = detect("name\ncafé\n".encode())
-    assert (fmt.bom, fmt.encoding) == (False, "utf-8")
+    assert (fmt.layout.bom, fmt.layout.encoding) == (False, "utf-8")
 
 
 def test_not_utf8_is_read_as_windows_1252():
     fmt = detect_format("id;name\n1;café €\n2;Straße\n".encode("cp1252"), True, file="in.csv")
-    assert (fmt.encoding, fmt.delimiter) == ("cp1252", ";")
+    assert (fmt.layout.encoding, fmt.layout.delimiter) == ("cp1252", ";")
     assert fmt.n_rows == 2
 
 
 def test_bytes_undefined_in_1252_mean_latin1():
     fmt = detect_format(b"id,name\n1,\x81x\n", True)
-    assert fmt.encoding == "latin-1"
+    assert fmt.layout.encoding == "latin-1"
 
 
 @pytest.mark.parametrize("bom,codec", [(b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")], ids=["le", "be"])
 def test_utf16_with_bom(bom, codec):
     fmt = detect(bom + "a\tb\n1\tcafé\n".encode(codec))
-    assert (fmt.encoding, fmt.bom, fmt.delimiter) == (codec, True, "\t")
+    assert (fmt.layout.encoding, fmt.layout.bom, fmt.layout.delimiter) == (codec, True, "\t")
     assert [c.source_name for c in fmt.columns] == ["a", "b"]
 
 
@@ -91,22 +92,22 @@ def test_empty_file_refused(sample):
 
 def test_header_row_detected():
     fmt = detect(b"id,name\n1,x\n2,y\n")
-    assert fmt.has_header is True
-    assert fmt.rows_sampled == 2
+    assert fmt.layout.has_header is True
+    assert fmt.layout.rows_sampled == 2
 
 
 @pytest.mark.parametrize("sample", [b"1,2,3\n4,5,6\n", b"-1.5,2024-01-01,7\n2.5,2024-01-02,8\n"])
 def test_first_row_of_numbers_is_data(sample):
     fmt = detect(sample)
-    assert fmt.has_header is False
+    assert fmt.layout.has_header is False
     assert [c.name for c in fmt.columns] == ["col_1", "col_2", "col_3"]
-    assert fmt.rows_sampled == 2
+    assert fmt.layout.rows_sampled == 2
 
 
 def test_header_only_file_gives_text_columns():
     fmt = detect(b"a,b\n")
-    assert fmt.has_header is True
-    assert fmt.rows_sampled == 0
+    assert fmt.layout.has_header is True
+    assert fmt.layout.rows_sampled == 0
     assert types(b"a,b\n") == {"a": "text", "b": "text"}
 
 
@@ -217,7 +218,7 @@ def test_all_empty_column_is_text():
 def test_truncated_last_line_ignored_when_incomplete(eol):
     sample = eol.join([b"a,b", b"1,2", b"3,4", b"5,x"])  # "5,x" may be "5,x..." cut short
     assert types(sample, complete=False) == {"a": "bigint", "b": "bigint"}
-    assert detect(sample, complete=False).rows_sampled == 2
+    assert detect(sample, complete=False).layout.rows_sampled == 2
     assert types(sample, complete=True) == {"a": "bigint", "b": "text"}
 
 
@@ -233,20 +234,20 @@ def test_truncated_multibyte_char_at_end_is_not_an_encoding_error():
 
 def test_override_delimiter_wins():
     fmt = detect(b"a;b\n1;2\n", delimiter=",")
-    assert fmt.delimiter == ","
+    assert fmt.layout.delimiter == ","
     assert [c.source_name for c in fmt.columns] == ["a;b"]
 
 
 def test_override_has_header_true():
     fmt = detect(b"1,2\n3,4\n", has_header=True)
-    assert fmt.has_header is True
+    assert fmt.layout.has_header is True
     assert [c.source_name for c in fmt.columns] == ["1", "2"]
-    assert fmt.rows_sampled == 1
+    assert fmt.layout.rows_sampled == 1
 
 
 def test_override_has_header_false():
     fmt = detect(b"a,b\n1,2\n", has_header=False)
-    assert fmt.has_header is False
+    assert fmt.layout.has_header is False
     assert [c.name for c in fmt.columns] == ["col_1", "col_2"]
     assert [str(c.type) for c in fmt.columns] == ["text", "text"]  # "a" and "b" are now data
 
