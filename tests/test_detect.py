@@ -1,4 +1,7 @@
-"""detect_format on byte literals: dialect, encoding, header and conservative type inference."""
+"""The whole detector on byte literals: layout, header, columns, overrides.
+
+The pure modules it uses have their own tests: test_encoding, test_dialect, test_infer, test_formats.
+"""
 
 from __future__ import annotations
 
