@@ -96,6 +96,8 @@ def detect(path: str, options: ReadOptions | None = None) -> Detection:
 
 
 def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None = None) -> LoadResult:
+    """`options` pin what detection would otherwise guess (the CLI's --delimiter, --type…); how much
+    is sampled and parsed at once always comes from settings.load, so one knob governs memory."""
     started = time.perf_counter()
     rec: LoadRecord | None = None
     target: Target | None = None
