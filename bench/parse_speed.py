@@ -11,7 +11,8 @@ import time
 
 import pyarrow.csv as pacsv
 
-from loader.readers.csv.detect import sniff_file
+from loader import detect
+from loader.readers import Input
 from loader.readers.csv.stream import CsvStream
 
 
@@ -29,11 +30,12 @@ def main() -> None:
     p.add_argument("file")
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
-    detect = best_of(args.rounds, lambda: sniff_file(args.file))
-    fmt = sniff_file(args.file)
+    source = Input.of_path(args.file)
+    detect_s = best_of(args.rounds, lambda: detect(args.file))
+    fmt = detect(args.file)
     default = best_of(args.rounds, lambda: sum(b.num_rows for b in pacsv.open_csv(args.file)))
-    ours = best_of(args.rounds, lambda: sum(b.num_rows for b in CsvStream(args.file, fmt)._batches()))
-    print(f"path=parse file={args.file} detect_s={detect:.3f} pyarrow_default_s={default:.2f} "
+    ours = best_of(args.rounds, lambda: sum(b.num_rows for b in CsvStream(source, fmt)._batches()))
+    print(f"path=parse file={args.file} detect_s={detect_s:.3f} pyarrow_default_s={default:.2f} "
           f"loader_stream_s={ours:.2f} ratio={ours / default:.2f}")
 
 

@@ -19,7 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gen  # noqa: E402
 
-from loader.readers.csv.detect import DEFAULT_SAMPLE_BYTES, detect_format, sniff_file  # noqa: E402
+from loader import detect  # noqa: E402
+from loader.readers import Input  # noqa: E402
+from loader.readers.csv.detect import DEFAULT_SAMPLE_BYTES, detect_format  # noqa: E402
 from loader.readers.csv.stream import CsvStream  # noqa: E402
 from loader.targets.sqlite import to_sqlite_batch  # noqa: E402
 
@@ -41,7 +43,7 @@ def sample_4mb(file_10mb: tuple[Path, int]) -> bytes:
 
 @pytest.fixture(scope="session")
 def fmt(file_10mb: tuple[Path, int]):
-    return sniff_file(str(file_10mb[0]))
+    return detect(str(file_10mb[0]))
 
 
 def test_detect_4mb_sample(benchmark, sample_4mb: bytes) -> None:
@@ -55,7 +57,7 @@ def test_csvstream_10mb(benchmark, file_10mb: tuple[Path, int], fmt) -> None:
     path, rows = file_10mb
 
     def read_all() -> int:
-        stream = CsvStream(str(path), fmt)
+        stream = CsvStream(Input.of_path(str(path)), fmt)
         return sum(batch.num_rows for batch in stream.reader())
 
     assert benchmark(read_all) == rows
@@ -64,7 +66,7 @@ def test_csvstream_10mb(benchmark, file_10mb: tuple[Path, int], fmt) -> None:
 def test_to_sqlite_batch(benchmark, file_10mb: tuple[Path, int], fmt) -> None:
     """Converting typed batches for SQLite (decimals, dates, timestamps -> text; booleans -> 0/1): 10 MB of rows."""
     path, rows = file_10mb
-    batches = list(CsvStream(str(path), fmt).reader(readahead=0))
+    batches = list(CsvStream(Input.of_path(str(path)), fmt).reader(readahead=0))
 
     def convert_all() -> list[pa.RecordBatch]:
         return [to_sqlite_batch(b) for b in batches]

@@ -1,4 +1,4 @@
-"""Command line: a thin layer over load_file, sniff_file and the tracking table."""
+"""Command line: a thin layer over load_file, detect and the tracking table."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 from . import __version__
 from .config import RouteSettings, Settings, load_settings, redact_url
 from .errors import EXIT_OK, EXIT_USAGE, ConfigError, LoaderError, UsageError
-from .load import MODES, LoadRequest, LoadResult, load_file
-from .readers.csv.detect import Overrides, sniff_file
+from .load import MODES, LoadRequest, LoadResult, detect, load_file
+from .readers import Detection, ReadOptions
 from .routes import check_route, default_route
 from .targets import open_target
 
@@ -98,7 +98,7 @@ def _add_format_flags(p: argparse.ArgumentParser) -> None:
                    help="pin a column's type, e.g. --type zip=text --type amount=decimal(18,2)")
 
 
-def _overrides(args: argparse.Namespace) -> Overrides:
+def _read_options(args: argparse.Namespace, settings: Settings) -> ReadOptions:
     types = {}
     for item in args.type:
         name, sep, typ = item.partition("=")
@@ -106,7 +106,9 @@ def _overrides(args: argparse.Namespace) -> Overrides:
             raise UsageError(f"--type {item!r}: expected COLUMN=TYPE")
         types[name.strip()] = typ.strip()
     delimiter = args.delimiter.replace("\\t", "\t") if args.delimiter else None
-    return Overrides(delimiter=delimiter, has_header=False if args.no_header else None, column_types=types)
+    return ReadOptions(delimiter=delimiter, has_header=False if args.no_header else None, column_types=types,
+                       sample_bytes=settings.load.sample_bytes, sample_rows=settings.load.sample_rows,
+                       block_size=settings.load.block_size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,7 +177,8 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    result = load_file(LoadRequest(args.file, args.table, args.mode, args.force), settings, _overrides(args))
+    result = load_file(LoadRequest(args.file, args.table, args.mode, args.force), settings,
+                       _read_options(args, settings))
     if args.json:
         print(json.dumps(result.__dict__ | {"rows_per_second": round(result.rows_per_second)}, default=str))
     else:
@@ -239,20 +242,27 @@ def _clip(text: object, limit: int = 120) -> str:
 
 
 def _cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
-    fmt = sniff_file(args.file, _overrides(args), settings.load.sample_bytes, settings.load.sample_rows)
+    found = detect(args.file, _read_options(args, settings))
     if args.json:
-        print(json.dumps(fmt.as_dict(), ensure_ascii=False, indent=1))
+        print(json.dumps(found.as_dict(), ensure_ascii=False, indent=1))
         return EXIT_OK
-    print(f"# {args.file}: {fmt.rows_sampled} rows sampled; pin any of this in conf/loader.toml")
-    print(f'encoding = "{fmt.encoding}"')
-    print(f"delimiter = {json.dumps(fmt.delimiter)}")
-    print(f"has_header = {str(fmt.has_header).lower()}")
-    print("[columns]")
-    for c in fmt.columns:
-        print(f'{c.name} = "{c.type}"' + (f"  # header: {c.source_name!r}" if c.source_name != c.name else ""))
-    for note in fmt.notes:
-        print(f"# note: {note}")
+    _print_detection(args.file, found)
     return EXIT_OK
+
+
+def _print_detection(path: str, found: Detection) -> None:
+    """TOML a user can paste into a route: the format's own settings, then the columns."""
+    details = found.as_dict()
+    print(f"# {path}: {details.get('rows_sampled', '?')} rows sampled; pin any of this in conf/loader.toml")
+    print(f'format = "{found.format}"')
+    for key in ("encoding", "delimiter", "has_header"):  # what a route pins most often
+        if key in details:
+            print(f"{key} = {json.dumps(details[key], ensure_ascii=False)}")
+    print("[columns]")
+    for c in found.columns:
+        print(f'{c.name} = "{c.type}"' + (f"  # header: {c.source_name!r}" if c.source_name != c.name else ""))
+    for note in found.notes:
+        print(f"# note: {note}")
 
 
 if __name__ == "__main__":

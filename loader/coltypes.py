@@ -8,7 +8,7 @@ statuses and actions are StrEnums: they are stored and logged as their plain str
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import pyarrow as pa
@@ -104,52 +104,8 @@ class Column:
     type: ColumnType
     source_name: str = ""  # the header as written in the file
     nullable: bool = True
-    parse: str | None = None  # a locale format read as text then converted (see formats.py)
+    parse: str | None = None  # a locale format read as text then converted (see convert.py)
 
     def as_dict(self) -> dict[str, str]:
         out = {"name": self.name, "source_name": self.source_name, "type": str(self.type)}
         return out | ({"format": self.parse} if self.parse else {})
-
-
-@dataclass
-class FileFormat:
-    """What the detector found; enough to read the file again identically."""
-
-    encoding: str = "utf-8"
-    delimiter: str = ","  # "" for a single-column file
-    quotechar: str = '"'
-    escapechar: str | None = None
-    quoting: bool = True  # False: quote characters are data
-    quotes_seen: bool = True  # the sample has quote characters (else the file reports no quoting)
-    skipinitialspace: bool = False  # "a , b": read by the Python reader, values trimmed
-    has_header: bool = True
-    skip_rows: int = 0  # physical lines above the header (titles, export dates, `sep=`)
-    data_offset: int = 0  # byte offset of the table's first line (header or first row)
-    rows_offset: int = 0  # byte offset of the first data row: where the bulk reader starts
-    longest_row: int = 0  # characters of the longest record in the sample
-    header_lines: int = 0  # physical lines the header takes (a quoted header cell may break a line)
-    trailer_bytes: int = 0  # bytes at the end that are totals/end markers, not rows
-    trailer_rows: int = 0
-    columns: list[Column] = field(default_factory=list)
-    extra_columns: list[str] = field(default_factory=list)  # physical columns not loaded (trailing delimiter)
-    rows_sampled: int = 0
-    n_rows: int | None = None  # data rows, when the whole file was sampled
-    bom: bool = False
-    strip_nul: bool = False  # NUL characters seen in the sample are removed from text values
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "encoding": self.encoding, "delimiter": self.delimiter,
-            "quotechar": self.quotechar if self.quoting and self.quotes_seen else None,
-            "escapechar": self.escapechar, "skipinitialspace": self.skipinitialspace,
-            "has_header": self.has_header, "skip_rows": self.skip_rows,
-            "trailer_rows": self.trailer_rows, "bom": self.bom, "rows_sampled": self.rows_sampled,
-            "columns": [c.as_dict() for c in self.columns], "notes": list(self.notes),
-        }
-        if self.n_rows is not None:
-            out["n_rows"] = self.n_rows
-        return out
-
-    def arrow_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(c.name, c.type.arrow()) for c in self.columns])

@@ -18,7 +18,10 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from .coltypes import Mode
 from .errors import ConfigError, LoaderError
+from .naming import check_identifier
+from .rejects import POLICIES, TYPE_MISMATCH, parse_max_rejects
 
 ENV_PREFIX = "LOADER_"
 DEFAULT_CONFIG = Path("conf/loader.toml")
@@ -224,8 +227,6 @@ def _validate(s: Settings) -> None:
         fail("database.bulk_path", f"must be one of {', '.join(BULK_PATHS)}, got {s.database.bulk_path!r}")
     if not s.database.url:
         fail("database.url", "is empty")
-    from .rejects import POLICIES, TYPE_MISMATCH, parse_max_rejects
-
     if s.load.bad_rows not in POLICIES:
         fail("load.bad_rows", f"must be one of {', '.join(POLICIES)}, got {s.load.bad_rows!r}")
     if s.load.type_mismatch not in TYPE_MISMATCH:
@@ -233,8 +234,6 @@ def _validate(s: Settings) -> None:
     parse_max_rejects(s.load.max_rejects, f"{s.origins.get('load.max_rejects', 'defaults')}: load.max_rejects")
     _validate_service(s, fail)
     _validate_routes(s)
-    from .naming import check_identifier
-
     for f in dataclasses.fields(s.schemas):
         try:
             check_identifier(getattr(s.schemas, f.name), f"schemas.{f.name}")
@@ -259,8 +258,6 @@ def _validate_service(s: Settings, fail: Any) -> None:
 
 
 def _validate_routes(s: Settings) -> None:
-    from .routes import check_route  # routes imports nothing from here at import time
-
     source = s.origins.get("routes", "defaults")
     names: set[str] = set()
     for i, route in enumerate(s.routes, start=1):
@@ -271,6 +268,40 @@ def _validate_routes(s: Settings) -> None:
         if route.name in names:
             raise ConfigError(f"{source}: routes[{i}].name {route.name!r} is used twice")
         names.add(route.name)
+
+
+def check_route(route: RouteSettings) -> None:
+    """Validate once at start; raises ConfigError with the offending key.
+
+    It lives here, not in routes.py, because settings validate their routes as they load and
+    routes.py reads settings: the dependency goes one way.
+    """
+    if not route.root:
+        raise ConfigError("root is missing: the folder holding inbox/")
+    if route.mode not in tuple(Mode):
+        raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(Mode)}")
+    if route.bad_rows and route.bad_rows not in POLICIES:
+        raise ConfigError(f"bad_rows {route.bad_rows!r} is not one of {', '.join(POLICIES)}")
+    if route.max_rejects:
+        try:
+            parse_max_rejects(route.max_rejects, "max_rejects")
+        except LoaderError as e:
+            raise ConfigError(e.reason) from None
+    for key in ("schema", "table"):
+        value = getattr(route, key)
+        if value:
+            try:
+                check_identifier(value, key)
+            except Exception as e:
+                raise ConfigError(str(e)) from None
+    if route.table_regex:
+        try:
+            rx = re.compile(route.table_regex)
+        except re.error as e:
+            raise ConfigError(f"table_regex {route.table_regex!r} is not a valid regex: {e}") from None
+        unknown = set(rx.groupindex) - {"table", "mode", "date"}
+        if unknown:
+            raise ConfigError(f"table_regex: unknown named groups {sorted(unknown)}; use table, mode, date")
 
 
 def redact_url(url: str) -> str:

@@ -1,40 +1,39 @@
-"""Load one file end to end: detect, stream into staging, publish with its tracking row.
+"""Load one file end to end: plan, read, stage, publish with its tracking row.
 
 `load_file` is the unit of work: a module-level function with picklable inputs and a small
 result, so the same call runs inline from the CLI or in a pool worker. It never raises for
 a bad file or an unavailable database: the outcome, with its exit code, is in the result and
-(whenever the database is reachable) in the tracking table.
+(whenever the database is reachable) in the tracking table. It knows no input format: a
+reader from loader.readers detects and streams, a target stages and publishes.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import os
 import time
 from dataclasses import dataclass
 
-from . import naming
-from .coltypes import Column, FileFormat, Mode, Status
+from . import naming, targets
+from .coltypes import Mode, Status
 from .config import Settings
 from .errors import (
     EXIT_OK,
-    BadInputError,
     DuplicateFileError,
     LoaderError,
     NoInputError,
     UsageError,
     ValueTypeError,
-    shorten,
 )
-from .readers.csv.detect import Overrides, sniff_file
-from .readers.csv.infer import widen
-from .readers.csv.stream import CsvStream, locate_data_row, locate_rejects, sha256_of
+from .plan import LoadPlan, plan_load, widened
+from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
 from .rejects import RowPolicy, parse_max_rejects, write_rejects
-from .targets import PublishPlan, Target, open_target, publish
-from .targets.base import BACKUP_STAMP, RowLocator, backup_name, stage_name
+from .targets import Target, open_target
 from .track import LoadRecord
 
 log = logging.getLogger("loader")
@@ -75,21 +74,45 @@ class LoadResult:
         return self.rows_loaded / self.seconds if self.seconds else 0.0
 
 
-def load_file(req: LoadRequest, settings: Settings, overrides: Overrides | None = None) -> LoadResult:
+@dataclass(frozen=True)
+class _Load:
+    """One load after detection: what every later step needs, in one place."""
+
+    req: LoadRequest
+    settings: Settings
+    target: Target
+    rec: LoadRecord
+    source: Input
+    options: ReadOptions
+    reader: Reader
+    detection: Detection  # as the reader saw it; the plan says how it is read
+
+
+def detect(path: str, options: ReadOptions | None = None) -> Detection:
+    """What `loader detect` prints: the format, the layout and the columns of one file."""
+    opts = options or ReadOptions()
+    source = Input.of_path(path)
+    return reader_for(source, opts.format).detect(source, opts)
+
+
+def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None = None) -> LoadResult:
+    """`options` pin what detection would otherwise guess (the CLI's --delimiter, --type…); how much
+    is sampled and parsed at once always comes from settings.load, so one knob governs memory."""
     started = time.perf_counter()
     rec: LoadRecord | None = None
     target: Target | None = None
     try:
         table = _table_name(req)
+        source = Input.of_path(req.path)
         target = open_target(settings)
         target.ensure_ready()
         rec = LoadRecord(file_path=os.path.abspath(req.path), schema_name=settings.schemas.ref, table_name=table,
-                         mode=Mode(req.mode), route=req.route, size_bytes=os.path.getsize(req.path))
+                         mode=Mode(req.mode), route=req.route, size_bytes=source.size)
         # hashed in a thread (hashlib releases the GIL) while the file is detected and staged
-        rec.sha256_pending = _HASHER.submit(sha256_of, req.path)
+        rec.sha256_pending = _HASHER.submit(sha256_of, source)
         target.tracker.record_start(rec)
         with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
-            _load_locked(req, settings, overrides, target, rec)
+            _load_locked(req, settings, target, rec, source, _read_options(options, settings))
         return _result(req, rec, EXIT_OK, started)
     except LoaderError as e:
         return _failed(req, rec, target, e, started)
@@ -105,6 +128,17 @@ def load_file(req: LoadRequest, settings: Settings, overrides: Overrides | None 
 _HASHER = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sha256")
 
 
+def sha256_of(source: Input) -> str:
+    with source.open() as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()  # type: ignore[arg-type]  # IO has no readinto
+
+
+def _read_options(options: ReadOptions | None, settings: Settings) -> ReadOptions:
+    """How much to sample and parse at once comes from the settings, what to pin from the caller."""
+    return dataclasses.replace(options or ReadOptions(), sample_bytes=settings.load.sample_bytes,
+                               sample_rows=settings.load.sample_rows, block_size=settings.load.block_size)
+
+
 def _table_name(req: LoadRequest) -> str:
     if req.mode not in MODES:
         raise UsageError(f"mode {req.mode!r} is not one of {', '.join(MODES)}")
@@ -115,38 +149,48 @@ def _table_name(req: LoadRequest) -> str:
     return naming.table_from_filename(os.path.splitext(os.path.basename(req.path))[0])
 
 
-def _load_locked(req: LoadRequest, settings: Settings, overrides: Overrides | None,
-                 target: Target, rec: LoadRecord) -> None:
-    schemas = settings.schemas
+def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: LoadRecord, source: Input,
+                 options: ReadOptions) -> None:
     if req.mode == Mode.APPEND and not req.force:
-        rec.resolve_sha256()
-        previous = target.tracker.find_duplicate(rec.sha256, rec.schema_name, rec.table_name)
-        if previous:
-            raise DuplicateFileError(f"{req.path}: the same content (sha256 {rec.sha256[:12]}…) is already in "
-                                     f"{rec.schema_name}.{rec.table_name} (load {previous}); use --force to "
-                                     "append it again")
-    fmt = sniff_file(req.path, overrides, settings.load.sample_bytes, settings.load.sample_rows)
-    existing = target.existing_columns(rec.schema_name, rec.table_name) if req.mode == Mode.APPEND else None
-    _conform(fmt, existing, req.path, rec)
-    # an append into an existing table bulk-loads straight into it where the target can do so atomically
-    direct = existing is not None and target.capabilities.direct_append
-    rec.set_format(fmt.as_dict())
-    stage = stage_name(rec.table_name, rec.load_id)
+        _refuse_duplicate(req, target, rec)
+    reader = reader_for(source, options.format)
+    job = _Load(req, settings, target, rec, source, options, reader, reader.detect(source, options))
+    plan = _plan(job)
+    rec.set_format(plan.read_as(job.detection).as_dict())
     policy = RowPolicy(settings.load.bad_rows, parse_max_rejects(settings.load.max_rejects),
                        settings.load.type_mismatch)
-    for _ in range(3 * len(fmt.columns) + 1):  # each retry widens a column; text ends it
-        if not direct:
-            target.create_stage(schemas.stage, stage, fmt.columns)
+    for _ in range(3 * len(plan.columns) + 1):  # each retry widens a column; text ends it
+        if not plan.direct:
+            target.create_stage(plan.stage_schema, plan.stage, list(plan.columns))
         try:
-            _stage_and_publish(req, settings, target, rec, fmt, stage, policy, direct)
+            _stage_and_publish(job, plan, policy)
             return
         except ValueTypeError as e:
-            if policy.type_mismatch != "widen" or not _widen(fmt, e):
+            wider = widened(plan, e) if policy.type_mismatch == "widen" else None
+            if wider is None:
                 raise
-            rec.set_format(fmt.as_dict())
+            log.info("%s: %s", e.where.file, wider.notes[-1])
+            plan = wider
+            rec.set_format(plan.read_as(job.detection).as_dict())
         finally:
-            if not direct:
-                _drop_stage(target, schemas.stage, stage)
+            if not plan.direct:
+                _drop_stage(target, plan.stage_schema, plan.stage)
+
+
+def _refuse_duplicate(req: LoadRequest, target: Target, rec: LoadRecord) -> None:
+    rec.resolve_sha256()
+    previous = target.tracker.find_duplicate(rec.sha256, rec.schema_name, rec.table_name)
+    if previous:
+        raise DuplicateFileError(f"{req.path}: the same content (sha256 {rec.sha256[:12]}…) is already in "
+                                 f"{rec.schema_name}.{rec.table_name} (load {previous}); use --force to "
+                                 "append it again")
+
+
+def _plan(job: _Load) -> LoadPlan:
+    rec = job.rec
+    existing = job.target.existing_columns(rec.schema_name, rec.table_name) if job.req.mode == Mode.APPEND else None
+    return plan_load(Mode(job.req.mode), rec.table_name, job.settings, job.detection, existing, load_id=rec.load_id,
+                     direct_append=job.target.capabilities.direct_append, now=dt.datetime.now(dt.UTC))
 
 
 def _drop_stage(target: Target, schema: str, stage: str) -> None:
@@ -156,92 +200,53 @@ def _drop_stage(target: Target, schema: str, stage: str) -> None:
         log.warning("could not drop staging table %s.%s: %s (recovery drops it)", schema, stage, e)
 
 
-def _widen(fmt: FileFormat, e: ValueTypeError) -> bool:
-    """Widen the column a value did not fit; False when there is nothing wider to try."""
-    index = next((i for i, c in enumerate(fmt.columns) if c.name == e.where.column), None)
-    if index is None or e.where.value is None or fmt.columns[index].type.kind == "text":
-        return False
-    col = fmt.columns[index]
-    wider = widen(col.type, e.where.value)
-    fmt.columns[index] = Column(col.name, wider, col.source_name)
-    fmt.notes.append(f"column {col.name!r} widened from {col.type} to {wider}: line {e.where.line} "
-                     f"has {shorten(e.where.value)!r}")
-    log.info("%s: %s", e.where.file, fmt.notes[-1])
-    return True
-
-
-def _stage_and_publish(req: LoadRequest, settings: Settings, target: Target, rec: LoadRecord,
-                       fmt: FileFormat, stage: str, policy: RowPolicy, direct: bool) -> None:
-    stream = CsvStream(req.path, fmt, settings.load.block_size, policy)
-    plan = _plan(req, settings, rec, fmt, stage)
-    locate = _locator(req, fmt)
+def _stage_and_publish(job: _Load, plan: LoadPlan, policy: RowPolicy) -> None:
+    detection = plan.read_as(job.detection)
+    stream = job.reader.stream(job.source, detection, job.options, policy)
     t0 = time.perf_counter()
     try:
-        if direct:  # COPY straight into ref.T inside the publish transaction: no staging copy of every row
-            target.append_direct(plan, stream.reader(), locate, rec,
-                                 lambda copied: _settle(req, settings, stream, rec, fmt, copied, t0))
+        if plan.direct:  # COPY straight into ref.T inside the publish transaction: no staging copy of every row
+            job.target.append_direct(plan.publication(), stream.reader(), stream.locate, job.rec,
+                                     lambda copied: _settle(job, stream, detection, copied, t0))
             return
-        loaded = target.write_stage(settings.schemas.stage, stage, stream.reader(), locate)
+        loaded = job.target.write_stage(plan.stage_schema, plan.stage, stream.reader(), stream.locate)
     except Exception:
-        rec.rows_read = stream.rows
-        _keep_rejects(req, settings, stream, rec)
+        job.rec.rows_read = stream.rows
+        _keep_rejects(job, stream)
         if stream.error is not None:  # the reader's own error is the precise one
             raise stream.error from None
         raise
-    _settle(req, settings, stream, rec, fmt, loaded, t0)
-    publish(target, plan, rec)
+    _settle(job, stream, detection, loaded, t0)
+    targets.publish(job.target, plan.publication(), job.rec)
 
 
-def _plan(req: LoadRequest, settings: Settings, rec: LoadRecord, fmt: FileFormat, stage: str) -> PublishPlan:
-    stamp = dt.datetime.now(dt.UTC).strftime(BACKUP_STAMP)
-    return PublishPlan(mode=req.mode, ref_schema=settings.schemas.ref, bkp_schema=settings.schemas.bkp,
-                       stage_schema=settings.schemas.stage, table=rec.table_name, stage=stage,
-                       columns=tuple(fmt.columns), backups_keep=settings.load.backups_keep,
-                       backup_name=backup_name(rec.table_name, stamp))
-
-
-def _locator(req: LoadRequest, fmt: FileFormat) -> RowLocator:
-    return lambda row, col, why: locate_data_row(req.path, fmt, row, col, why)
-
-
-def _settle(req: LoadRequest, settings: Settings, stream: CsvStream, rec: LoadRecord, fmt: FileFormat,
-            loaded: int, t0: float) -> None:
+def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: float) -> None:
     """Every row read is loaded or rejected, and as many as the detector counted; else nothing is published."""
+    rec = job.rec
     rec.read_seconds = time.perf_counter() - t0
     rec.rows_read, rec.rows_loaded, rec.rows_rejected = stream.rows, loaded, len(stream.rejects)
-    if fmt.n_rows is not None and stream.rows != fmt.n_rows:
-        raise LoaderError(f"the detector counted {fmt.n_rows} data rows but the reader read {stream.rows}; "
+    if detection.n_rows is not None and stream.rows != detection.n_rows:
+        raise LoaderError(f"the detector counted {detection.n_rows} data rows but the reader read {stream.rows}; "
                           "nothing published (please report this file)")
     if loaded + len(stream.rejects) != stream.rows:
         raise LoaderError(f"the database holds {loaded} new rows and {len(stream.rejects)} were rejected, but "
                           f"{stream.rows} were read; nothing published")
-    _keep_rejects(req, settings, stream, rec)
+    _keep_rejects(job, stream)
     rec.resolve_sha256()
 
 
-def _keep_rejects(req: LoadRequest, settings: Settings, stream: CsvStream, rec: LoadRecord) -> None:
+def _keep_rejects(job: _Load, stream: Stream) -> None:
     """Write <name>.rejects.csv and say so in the record: the user fixes those rows and re-drops them."""
     if not stream.rejects:
         return
-    locate_rejects(req.path, stream.fmt, stream.rejects)
-    folder = req.rejects_dir or settings.load.rejects_dir or os.path.join(os.path.dirname(req.path) or ".", "rejects")
+    stream.locate_rejects()
+    req = job.req
+    folder = (req.rejects_dir or job.settings.load.rejects_dir
+              or os.path.join(os.path.dirname(req.path) or ".", "rejects"))
     path = write_rejects(os.path.join(folder, os.path.basename(req.path) + ".rejects.csv"), stream.rejects)
-    rec.rejects_file = path
+    job.rec.rejects_file = path
     first = stream.rejects[0]
-    rec.error = f"{len(stream.rejects)} rows rejected (see {path}); first: {first.describe(req.path)}"
-
-
-def _conform(fmt: FileFormat, existing: list[Column] | None, path: str, rec: LoadRecord) -> None:
-    """Appending to an existing table: the table's column types win over detection."""
-    if existing is None:
-        return
-    by_name = {c.name: c for c in existing}
-    extra = [c.name for c in fmt.columns if c.name not in by_name]
-    if extra:
-        raise BadInputError(f"columns {extra} are not in {rec.schema_name}.{rec.table_name} "
-                            f"(it has {[c.name for c in existing]}); nothing appended")
-    fmt.columns = [Column(c.name, by_name[c.name].type, c.source_name,
-                          parse=c.parse if by_name[c.name].type.kind == c.type.kind else None) for c in fmt.columns]
+    job.rec.error = f"{len(stream.rejects)} rows rejected (see {path}); first: {first.describe(req.path)}"
 
 
 def _result(req: LoadRequest, rec: LoadRecord, code: int, started: float) -> LoadResult:

@@ -5,23 +5,25 @@ Two kinds of bad row. A row with too many or too few fields is caught by pyarrow
 its column is caught per batch: under `reject_rows` the typed columns are read as text and
 cast here, and the rows whose cast fails are set aside with the column, value and reason;
 the rest of the batch goes on. Line numbers and original text of those rows are found by
-one pass over the file at the end, only when there are rejects.
+the reader (one pass over the file at the end, only when there are rejects): this module
+knows no input format.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .coltypes import Column, FileFormat
+from .coltypes import Column
+from .convert import cast
 from .errors import BadInputError, ConfigError, Where, shorten
-from .readers.csv.dialect import Dialect, csv_reader
-from .readers.csv.formats import convert, to_bool
+
+__all__ = ["POLICIES", "TYPE_MISMATCH", "Reject", "RowPolicy", "cast", "failing", "parse_max_rejects",
+           "split_batch", "write_rejects"]
 
 POLICIES = ("reject_file", "reject_rows")
 TYPE_MISMATCH = ("reject", "widen")
@@ -72,10 +74,16 @@ class Reject:
         return str(BadInputError(self.reason, Where(file=file, line=self.line, column=self.column, value=self.value)))
 
 
-def split_batch(batch: pa.RecordBatch, fmt: FileFormat, first_row: int) -> tuple[pa.RecordBatch, list[Reject]]:
-    """Cast a batch read as text to the columns' types; rows that do not cast are set aside."""
+def split_batch(batch: pa.RecordBatch, columns: Sequence[Column],
+                first_row: int) -> tuple[pa.RecordBatch, list[Reject]]:
+    """Cast a batch read as text to the columns' types; rows that do not cast are set aside.
+
+    Any reader of text values (CSV, JSON strings, XML text) can use it: `first_row` is the 0-based
+    index of the batch's first row among the well-formed rows, so each reject knows its data row
+    and the reader can later find its line (or path) in the input.
+    """
     bad: dict[int, Reject] = {}
-    for i, col in enumerate(fmt.columns):
+    for i, col in enumerate(columns):
         if col.type.kind == "text" and not col.parse:
             continue
         for index in failing(batch.column(i), col):
@@ -85,20 +93,9 @@ def split_batch(batch: pa.RecordBatch, fmt: FileFormat, first_row: int) -> tuple
     if bad:
         keep = pa.array([i not in bad for i in range(batch.num_rows)])
         batch = batch.filter(keep)
-    arrays = [cast(batch.column(i), c) for i, c in enumerate(fmt.columns)]
-    return pa.RecordBatch.from_arrays(arrays, schema=fmt.arrow_schema()), [bad[i] for i in sorted(bad)]
-
-
-def cast(arr: pa.Array, col: Column) -> pa.Array:
-    """Text to the column's type the way the CSV reader would parse it."""
-    typ = col.type.arrow()
-    if col.parse:
-        return convert(arr, col.type.kind, col.parse, typ)
-    if pa.types.is_string(arr.type) and pa.types.is_string(typ):
-        return arr
-    if pa.types.is_boolean(typ):
-        return to_bool(arr)
-    return pc.cast(arr, typ)
+    arrays = [cast(batch.column(i), c) for i, c in enumerate(columns)]
+    schema = pa.schema([pa.field(c.name, c.type.arrow()) for c in columns])
+    return pa.RecordBatch.from_arrays(arrays, schema=schema), [bad[i] for i in sorted(bad)]
 
 
 def failing(arr: pa.Array, col: Column, offset: int = 0) -> list[int]:
@@ -111,57 +108,6 @@ def failing(arr: pa.Array, col: Column, offset: int = 0) -> list[int]:
             return [offset]
     half = len(arr) // 2
     return failing(arr.slice(0, half), col, offset) + failing(arr.slice(half), col, offset + half)
-
-
-def locate(text: io.TextIOBase, fmt: FileFormat, rejects: list[Reject]) -> None:
-    """Fill in line and original text of rejects known only by their data row, in one pass.
-
-    `text` is the table's text from its first line (header or first row).
-    """
-    wanted = {r.data_row: r for r in rejects if r.data_row is not None and r.line is None}
-    if not wanted:
-        return
-    width = len(fmt.columns) + len(fmt.extra_columns)
-    dialect = Dialect(fmt.delimiter, fmt.quotechar if fmt.quoting else "", fmt.escapechar, fmt.skipinitialspace)
-    lines = _Tee(text)
-    data_row, header = -1, fmt.has_header
-    for fields in csv_reader(lines, dialect):
-        start, record_text = lines.take()
-        if not fields or fields == [""]:
-            continue  # an empty line: the parser skips it too (";;" rows it keeps, as blank rows)
-        if header:
-            header = False
-            continue
-        if len(fields) != width:
-            continue  # the parser set ragged rows aside on its own
-        data_row += 1
-        if data_row in wanted:
-            wanted[data_row].line = fmt.skip_rows + start
-            wanted[data_row].raw = record_text.rstrip("\r\n")
-            if data_row == max(wanted):
-                return
-
-
-class _Tee:
-    """Hands lines to csv.reader and keeps the text and first line number of each record."""
-
-    def __init__(self, f: io.TextIOBase):
-        self.f, self.count, self.start = f, 0, 1
-        self.buffer: list[str] = []
-
-    def __iter__(self) -> _Tee:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self.f)
-        self.count += 1
-        self.buffer.append(line)
-        return line
-
-    def take(self) -> tuple[int, str]:
-        start, text = self.start, "".join(self.buffer)
-        self.buffer, self.start = [], self.count + 1
-        return start, text
 
 
 def write_rejects(path: str, rejects: list[Reject]) -> str:

@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass
 
 from .coltypes import Mode
-from .config import RouteSettings
-from .errors import BadInputError, ConfigError, LoaderError
-from .naming import check_identifier, table_from_filename
+from .config import RouteSettings, check_route
+from .errors import BadInputError
+from .naming import table_from_filename
+
+__all__ = ["Destination", "check_route", "default_route", "destination", "is_temporary", "parse_date", "wants"]
 
 MODES = tuple(Mode)
 # temporary names written by copy tools, editors and uploaders: never picked
@@ -37,38 +39,6 @@ class Destination:
 def default_route(root: str) -> RouteSettings:
     """The quick start: `loader run --root DIR` with no config file."""
     return RouteSettings(name="default", root=root)
-
-
-def check_route(route: RouteSettings) -> None:
-    """Validate once at start; raises ConfigError with the offending key."""
-    if not route.root:
-        raise ConfigError("root is missing: the folder holding inbox/")
-    if route.mode not in MODES:
-        raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(MODES)}")
-    from .rejects import POLICIES, parse_max_rejects
-
-    if route.bad_rows and route.bad_rows not in POLICIES:
-        raise ConfigError(f"bad_rows {route.bad_rows!r} is not one of {', '.join(POLICIES)}")
-    if route.max_rejects:
-        try:
-            parse_max_rejects(route.max_rejects, "max_rejects")
-        except LoaderError as e:
-            raise ConfigError(e.reason) from None
-    for key in ("schema", "table"):
-        value = getattr(route, key)
-        if value:
-            try:
-                check_identifier(value, key)
-            except Exception as e:
-                raise ConfigError(str(e)) from None
-    if route.table_regex:
-        try:
-            rx = re.compile(route.table_regex)
-        except re.error as e:
-            raise ConfigError(f"table_regex {route.table_regex!r} is not a valid regex: {e}") from None
-        unknown = set(rx.groupindex) - {"table", "mode", "date"}
-        if unknown:
-            raise ConfigError(f"table_regex: unknown named groups {sorted(unknown)}; use table, mode, date")
 
 
 def is_temporary(name: str) -> bool:

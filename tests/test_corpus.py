@@ -37,8 +37,8 @@ def test_manifest_matches_the_files() -> None:
 @pytest.mark.parametrize("entry", GOOD, ids=_id)
 def test_detects_the_expected_format(entry: dict[str, Any]) -> None:
     outcome = sniff(CORPUS / entry["file"], timeout=2 * SNIFF_SECONDS)
-    assert not outcome.timed_out, f"sniff_file did not finish in {2 * SNIFF_SECONDS:.0f} s"
-    assert outcome.error is None, f"sniff_file raised on a loadable file:\n{outcome.trace}"
+    assert not outcome.timed_out, f"detection did not finish in {2 * SNIFF_SECONDS:.0f} s"
+    assert outcome.error is None, f"detection raised on a loadable file:\n{outcome.trace}"
     failures = []
     for field, (ok, want, got) in compare(entry, outcome.fmt).items():
         if ok:
@@ -53,7 +53,7 @@ def test_detects_the_expected_format(entry: dict[str, Any]) -> None:
 @pytest.mark.parametrize("entry", BAD, ids=_id)
 def test_pathological_file_fails_fast_and_clearly(entry: dict[str, Any]) -> None:
     outcome = sniff(CORPUS / entry["file"])
-    assert not outcome.timed_out, f"sniff_file still running after {SNIFF_SECONDS:.0f} s"
+    assert not outcome.timed_out, f"detection still running after {SNIFF_SECONDS:.0f} s"
     assert outcome.error is not None, f"expected an error containing {entry['error']!r}, got a format"
     assert isinstance(outcome.error, LoaderError), f"crashed instead of a LoaderError:\n{outcome.trace}"
     assert entry["error"] in str(outcome.error).lower()

@@ -8,9 +8,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from loader import detect
 from loader.errors import BadInputError
-from loader.readers.csv.detect import sniff_file
-from loader.readers.csv.stream import CsvStream, _ahead
+from loader.readers import Input
+from loader.readers.ahead import readahead as _ahead
+from loader.readers.csv.stream import CsvStream
 
 from .files import write_numbers
 
@@ -38,8 +40,8 @@ def test_readahead_producer_ends_when_the_consumer_gives_up() -> None:
 def test_stream_counts_rows_across_batches(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     write_numbers(path, rows=50_000)
-    fmt = sniff_file(str(path))
-    stream = CsvStream(str(path), fmt, block_size=64 * 1024)
+    fmt = detect(str(path))
+    stream = CsvStream(Input.of_path(str(path)), fmt, block_size=64 * 1024)
     table = stream.reader().read_all()
     assert stream.rows == table.num_rows == 50_000
     assert table.num_rows > 0 and len(table.to_batches()) > 1
@@ -49,8 +51,8 @@ def test_stream_counts_rows_across_batches(tmp_path: Path) -> None:
 def test_bad_value_in_a_later_batch_names_line_column_and_value(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     write_numbers(path, rows=60_000, bad_at=55_000, bad_value="12x")
-    fmt = sniff_file(str(path))
-    stream = CsvStream(str(path), fmt, block_size=64 * 1024)
+    fmt = detect(str(path))
+    stream = CsvStream(Input.of_path(str(path)), fmt, block_size=64 * 1024)
     with pytest.raises(BadInputError) as caught:
         stream.reader().read_all()
     where = caught.value.where

@@ -23,7 +23,7 @@ from typing import IO, Any, ClassVar, Protocol
 import pyarrow as pa
 
 from ..coltypes import Column
-from ..errors import BadInputError, UsageError
+from ..errors import BadInputError, NoInputError, UsageError, Where
 from ..rejects import Reject, RowPolicy
 
 HEAD_BYTES = 8192  # enough for every magic number and a first look at text
@@ -45,15 +45,27 @@ class Input:
 
     @staticmethod
     def of_path(path: str) -> Input:
-        return Input(path, os.path.getsize(path), lambda: open(path, "rb"), os.path.basename(path))
+        """A file by its path; NoInputError when it is missing or unreadable, as any read of it later."""
+        try:
+            size = os.path.getsize(path)
+        except OSError as e:
+            raise _unreadable(path, e) from None
+        return Input(path, size, lambda: open(path, "rb"), os.path.basename(path))
 
     @property
     def file_name(self) -> str:
         return self.name or os.path.basename(self.path)
 
     def head(self, n: int = HEAD_BYTES) -> bytes:
-        with self.open() as f:
-            return f.read(n)
+        try:
+            with self.open() as f:
+                return f.read(n)
+        except OSError as e:
+            raise _unreadable(self.path, e) from None
+
+
+def _unreadable(path: str, e: OSError) -> NoInputError:
+    return NoInputError(f"cannot read the file: {e.strerror or e}", Where(file=path))
 
 
 @dataclass
@@ -68,9 +80,10 @@ class ReadOptions:
     escapechar: str | None = None
     has_header: bool | None = None
     column_types: dict[str, str] = field(default_factory=dict)  # by safe name or source name
-    sample_bytes: int = 4 * 1024 * 1024
+    # How much to read, not what: `load_file` sets these three from settings.load.
+    sample_bytes: int = 4 * 1024 * 1024  # a few MB show the dialect and each column's usual values
     sample_rows: int = 5000
-    block_size: int = 1 << 20
+    block_size: int = 1 << 20  # bytes parsed per batch: bounds a worker's memory
     extra: dict[str, Any] = field(default_factory=dict)
 
 

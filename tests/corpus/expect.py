@@ -25,7 +25,7 @@ def manifest() -> list[dict[str, Any]]:
 
 @dataclass
 class Outcome:
-    """What sniff_file did with one file: returned a format, raised, or did not finish in time."""
+    """What detection did with one file: returned a format, raised, or did not finish in time."""
 
     fmt: Any = None
     error: BaseException | None = None
@@ -35,14 +35,14 @@ class Outcome:
 
 
 def sniff(path: Path, timeout: float = SNIFF_SECONDS) -> Outcome:
-    """Run loader.readers.csv.detect.sniff_file in a daemon thread so a hang costs `timeout`, not the run."""
-    from loader.readers.csv.detect import sniff_file
+    """Run loader.detect in a daemon thread so a hang costs `timeout`, not the run."""
+    from loader import detect
 
     out = Outcome()
 
     def run() -> None:
         try:
-            out.fmt = sniff_file(str(path))
+            out.fmt = detect(str(path))
         except BaseException as e:  # noqa: BLE001 - reported, never swallowed
             out.error, out.trace = e, traceback.format_exc()
 

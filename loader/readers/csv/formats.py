@@ -1,19 +1,17 @@
-"""Locale formats of numbers and dates: recognise them in samples, convert them in batches.
+"""Locale formats of numbers and dates: recognise them in samples.
 
 A column of `1.234,56` (decimal comma) or `12,345.67` (thousands comma) is a decimal column,
 and `15/01/2024` a date, but only when the data says which convention it follows: a value
 with a day above 12 decides day-first, a value like `0,12` decides decimal comma. When no
 value decides, the column stays text and a note says why: a silent guess would swap days
-and months or scale amounts by a thousand. Conversion is vectorised with pyarrow.compute.
+and months or scale amounts by a thousand. Pure logic over strings: the conversion itself, shared
+with every reader and the rejects path, is loader/convert.py.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-import pyarrow as pa
-import pyarrow.compute as pc
 
 # number conventions: group separators and the decimal mark
 _SPACES = " \u00a0\u202f"
@@ -122,44 +120,3 @@ class DateGuess:
         if self.time:
             return day_first + (" %H:%M:%S" if self.seconds else " %H:%M")
         return day_first
-
-
-def convert(arr: pa.Array, kind: str, parse: str, typ: pa.DataType) -> pa.Array:
-    """Text in a locale format to the column's Arrow type; raises pa.ArrowInvalid on a bad value.
-
-    A quoted empty value ("") is NULL here: a number or a date has no empty string.
-    """
-    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    if parse == "empty_null":
-        return to_bool(arr) if pa.types.is_boolean(typ) else pc.cast(arr, typ)
-    if parse == "decimal_comma":
-        for sep in "." + _SPACES:
-            arr = pc.replace_substring(arr, sep, "")
-        return pc.cast(pc.replace_substring(arr, ",", "."), typ)
-    if parse == "thousands_comma":
-        return pc.cast(pc.replace_substring(arr, ",", ""), typ)
-    normal = pc.replace_substring_regex(arr, r"T", " ")  # 15/01/2024T10:00 reads like 15/01/2024 10:00
-    stamps = pc.strptime(normal, format=parse, unit="us", error_is_null=False)
-    _check_calendar(normal, stamps, parse)
-    return pc.cast(stamps, typ)
-
-
-def to_bool(arr: pa.Array) -> pa.Array:
-    from .infer import FALSE_VALUES, TRUE_VALUES
-
-    truth = pc.is_in(arr, pa.array(TRUE_VALUES))
-    known = pc.or_(truth, pc.is_in(arr, pa.array(FALSE_VALUES)))
-    if pc.any(pc.and_(pc.invert(known), pc.is_valid(arr))).as_py():
-        raise pa.ArrowInvalid("not a boolean")
-    return pc.if_else(pc.is_valid(arr), truth, pa.scalar(None, pa.bool_()))
-
-
-def _check_calendar(text: pa.Array, stamps: pa.Array, parse: str) -> None:
-    """strptime rolls 31/02 over to 02/03; a date that is not in the calendar is a bad value."""
-    parts = pc.extract_regex(text, r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})")
-    day_field, month_field = ("a", "b") if parse.startswith("%d") else ("b", "a")
-    day = pc.cast(pc.struct_field(parts, day_field), pa.int64())
-    month = pc.cast(pc.struct_field(parts, month_field), pa.int64())
-    wrong = pc.or_(pc.not_equal(day, pc.day(stamps)), pc.not_equal(month, pc.month(stamps)))
-    if pc.any(wrong).as_py():
-        raise pa.ArrowInvalid("not a date in the calendar")

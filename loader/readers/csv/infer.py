@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass, field
 
 from ...coltypes import TEXT, ColumnType
+from ...convert import FALSE_VALUES, TRUE_VALUES
 from .formats import DateGuess, NumberGuess
 
-TRUE_VALUES = ["true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "t", "T"]
-FALSE_VALUES = ["false", "False", "FALSE", "no", "No", "NO", "n", "N", "f", "F"]
+__all__ = ["FALSE_VALUES", "TRUE_VALUES", "Guess", "Inferred", "infer_column", "infer_types", "is_typed",
+           "kinds_of", "widen"]
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Decimal columns get headroom in the integer part: numeric(18,s) costs the same storage
 # as numeric(9,s) in all three databases and saves a failed load when a larger value comes.
