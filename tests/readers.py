@@ -16,16 +16,16 @@ from loader.rejects import RowPolicy
 REJECT_ROWS = RowPolicy(bad_rows="reject_rows", max_rejects=1000)
 
 
-def detect(path: Path, **extra: Any) -> tuple[base.Reader, base.Input, base.Detection]:
+def detect(path: Path, sample_rows: int = 5000, **extra: Any) -> tuple[base.Reader, base.Input, base.Detection]:
     source = base.Input.of_path(str(path))
     reader = base.reader_for(source)
-    return reader, source, reader.detect(source, base.ReadOptions(extra=extra))
+    return reader, source, reader.detect(source, base.ReadOptions(sample_rows=sample_rows, extra=extra))
 
 
 def read(path: Path, policy: RowPolicy | None = None, retype: dict[str, str] | None = None,
-         block_size: int = 1 << 20, **extra: Any) -> tuple[pa.Table, base.Stream, base.Detection]:
+         block_size: int = 1 << 20, sample_rows: int = 5000, **extra: Any) -> tuple[pa.Table, base.Stream, base.Detection]:
     """Detect then stream, optionally replacing column types first as a load conforming to a table does."""
-    reader, source, found = detect(path, **extra)
+    reader, source, found = detect(path, sample_rows, **extra)
     if retype:
         found = dataclasses.replace(found, columns=[dataclasses.replace(c, type=ColumnType.parse(retype[c.name]))
                                                     if c.name in retype else c for c in found.columns])

@@ -136,17 +136,24 @@ def parse_line(line: bytes, path: str, number: int) -> dict[str, Any]:
 
 
 def sample_lines(source: base.Input, options: base.ReadOptions) -> tuple[list[dict[str, Any]], bool]:
+    """The first records; a bad line is skipped here (the stream fails on it or rejects it, by policy)."""
     with source.open() as f:
         data = f.read(options.sample_bytes)
         complete = not f.read(1)
     if not complete:
         data = data[: data.rfind(b"\n") + 1]
-    records = []
+    records, first_error = [], None
     for number, line in enumerate(data.split(b"\n"), start=1):
-        if line.strip():
+        if not line.strip():
+            continue
+        try:
             records.append(parse_line(line, source.path, number))
-            if len(records) >= options.sample_rows:
-                return records, False
+        except BadInputError as e:
+            first_error = first_error or e
+        if len(records) >= options.sample_rows:
+            return records, False
+    if not records and first_error:
+        raise first_error
     return records, complete
 
 
