@@ -99,6 +99,8 @@ class ValueGuess:
     def result(self) -> tuple[ColumnType, str | None]:
         """The column's type: cells typed by the format keep their type, text is inferred as in CSV."""
         k = self.kinds
+        if k == {"number", "float"}:
+            return ColumnType("float"), None  # Excel's 3 and 12.5 are both doubles
         if not k or "nested" in k or len(k) > 1 and not k <= {"date", "datetime"}:
             return TEXT, None
         kind = next(iter(k)) if len(k) == 1 else "datetime"
@@ -170,6 +172,8 @@ class Caster:
         pending: set[int] = set()  # columns with bad values: cast once those rows are filtered out
         bad: dict[int, Reject] = {}
         for i, (arr, col) in enumerate(zip(arrays, self.columns)):
+            if col.type.kind != "text" and pa.types.is_string(arr.type):
+                arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)  # empty is missing
             typed = fast_cast(arr, col)
             if typed is None:
                 text = to_text(arr)

@@ -148,7 +148,7 @@ class ExcelStream(RecordStream):
             for index, row in enumerate(sheet.iter_rows()):
                 if index < self.layout.first_row or not filled(row):
                     continue
-                chunk.append(row[: self.layout.width])
+                chunk.append([None if v == "" else v for v in row[: self.layout.width]])
                 numbers.append(index + self.layout.row_offset + 1)
                 if len(chunk) >= BATCH_ROWS:
                     yield self._batch(chunk, numbers)
