@@ -9,8 +9,10 @@ from typing import Any
 import pyarrow as pa
 
 from loader.coltypes import ColumnType
-from loader.readers import base
-from loader.readers import builtin  # noqa: F401 - registers the readers
+from loader.readers import (
+    base,
+    builtin,  # noqa: F401 - registers the readers
+)
 from loader.rejects import RowPolicy
 
 REJECT_ROWS = RowPolicy(bad_rows="reject_rows", max_rejects=1000)
@@ -23,7 +25,8 @@ def detect(path: Path, sample_rows: int = 5000, **extra: Any) -> tuple[base.Read
 
 
 def read(path: Path, policy: RowPolicy | None = None, retype: dict[str, str] | None = None,
-         block_size: int = 1 << 20, sample_rows: int = 5000, **extra: Any) -> tuple[pa.Table, base.Stream, base.Detection]:
+         block_size: int = 1 << 20, sample_rows: int = 5000,
+         **extra: Any) -> tuple[pa.Table, base.Stream, base.Detection]:
     """Detect then stream, optionally replacing column types first as a load conforming to a table does."""
     reader, source, found = detect(path, sample_rows, **extra)
     if retype:

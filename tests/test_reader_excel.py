@@ -87,8 +87,8 @@ def test_many_rows_stream_in_chunks(tmp_path: Path) -> None:
 def test_an_xlsx_that_is_really_csv_is_bad_input(tmp_path: Path) -> None:
     path = tmp_path / "fake.xlsx"
     path.write_text("id,name\n1,a\n")
-    from loader.readers.excel import ExcelReader
     from loader.readers.base import Input, ReadOptions
+    from loader.readers.excel import ExcelReader
 
     with pytest.raises(BadInputError, match="fake.xlsx: not a readable Excel file"):
         ExcelReader().detect(Input.of_path(str(path)), ReadOptions())

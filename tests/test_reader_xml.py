@@ -20,7 +20,8 @@ def orders(n: int, bad_at: int | None = None) -> str:
         f'<order id="{i}"><amount>{"x" if i == bad_at else f"{i}.50"}</amount>'
         f'<customer vip="true"><name>C{i}</name></customer><item>a</item><item>b</item></order>\n'
         for i in range(n))
-    return f'<?xml version="1.0"?>\n<export xmlns="urn:x"><meta><made>2024</made></meta>\n<orders>\n{body}</orders></export>'
+    head = '<?xml version="1.0"?>\n<export xmlns="urn:x"><meta><made>2024</made></meta>\n'
+    return f"{head}<orders>\n{body}</orders></export>"
 
 
 def test_the_repeating_element_is_detected_and_nesting_flattened(tmp_path: Path) -> None:
