@@ -1,6 +1,6 @@
 """Excel workbooks (.xlsx, .xlsm, .xls, .xlsb) and OpenDocument spreadsheets (.ods), via calamine.
 
-calamine (Rust) reads a sheet 10-50x faster than openpyxl and returns typed cells: numbers,
+calamine (Rust) reads all four formats through one API and returns typed cells: numbers,
 booleans, dates and times keep the type the workbook gave them; text cells go through the CSV
 inference. The sheet is ReadOptions.extra["sheet"] (a name, or a 0-based index), else the first
 sheet with data. The header is the first row as wide as the table whose cells are all text:
