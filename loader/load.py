@@ -146,7 +146,7 @@ def _table_name(req: LoadRequest) -> str:
         raise NoInputError(f"{req.path}: no such file")
     if req.table:
         return naming.check_identifier(req.table, "table name")
-    return naming.table_from_filename(os.path.splitext(os.path.basename(req.path))[0])
+    return naming.table_from_filename(naming.file_stem(req.path))
 
 
 def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: LoadRecord, source: Input,

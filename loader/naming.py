@@ -7,6 +7,7 @@ snake_case identifiers that any of our databases accepts unquoted; names a perso
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 
@@ -70,6 +71,18 @@ def renamed(headers: list[str], names: list[str]) -> list[str]:
     """Notes for headers that a database would refuse as they are (system columns): say so."""
     return [f"column {h!r} is loaded as {n!r}: {h.strip().lower()!r} is a system column name in PostgreSQL "
             "or SQLite" for h, n in zip(headers, names) if normalise(h, "") in RESERVED_COLUMNS]
+
+
+# A compressed file is named for what it holds: sales.csv.gz is the table `sales`, not `sales_csv`.
+COMPRESSION_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".zst", ".zstd", ".zip")
+
+
+def file_stem(name: str) -> str:
+    """A file name without its compression suffix and its format extension."""
+    base = os.path.basename(name)
+    if base.lower().endswith(COMPRESSION_SUFFIXES):
+        base = os.path.splitext(base)[0]
+    return os.path.splitext(base)[0] or base
 
 
 def table_from_filename(stem: str) -> str:

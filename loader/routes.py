@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .coltypes import Mode
 from .config import RouteSettings, check_route
 from .errors import BadInputError
-from .naming import table_from_filename
+from .naming import file_stem, table_from_filename
 
 __all__ = ["Destination", "check_route", "default_route", "destination", "is_temporary", "parse_date", "wants"]
 
@@ -55,7 +55,7 @@ def wants(route: RouteSettings, name: str) -> bool:
 def destination(route: RouteSettings, name: str, default_schema: str) -> Destination:
     """schema.table and mode for a file; BadInputError when the name does not fit the route."""
     schema = route.schema or default_schema
-    stem = os.path.splitext(name)[0]
+    stem = file_stem(name)
     table, mode, date = "", route.mode, None
     if route.table_regex:
         m = re.fullmatch(route.table_regex, name) or re.fullmatch(route.table_regex, stem)

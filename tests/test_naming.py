@@ -138,3 +138,11 @@ def test_suffixes_skip_names_that_a_later_header_already_took():
     from loader.naming import column_names
 
     assert column_names(["a", "a_2", "a", "a"]) == ["a", "a_2", "a_3", "a_4"]
+
+
+def test_a_compressed_file_is_named_for_what_it_holds():
+    from loader.naming import file_stem, table_from_filename
+
+    assert [file_stem(n) for n in ("sales.csv.gz", "dir/sales.CSV.ZST", "prices.xlsx", "x.zip", "a.b.c", ".gz")] == \
+        ["sales", "sales", "prices", "x", "a.b", ".gz"]
+    assert table_from_filename(file_stem("2024-01-sales.json.bz2")) == "c_2024_01_sales"

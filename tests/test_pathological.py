@@ -22,13 +22,14 @@ def make(path: Path, kind: str) -> None:
             f.write(b"a,b,c\n")
             for _ in range(12):
                 f.write(b"x" * (1 << 20))
-    elif kind == "gzip":
+    elif kind == "truncated_gzip":  # a compressed copy cut short: corrupt, never a partial load
         import gzip
 
-        path.write_bytes(gzip.compress(b"id,name\n" + b"1,abc\n" * 100_000))
+        data = gzip.compress(b"id,name\n" + b"1,abc\n" * 100_000)
+        path.write_bytes(data[: len(data) // 2])
 
 
-@pytest.mark.parametrize("kind", ["random", "one_long_line", "gzip"])
+@pytest.mark.parametrize("kind", ["random", "one_long_line", "truncated_gzip"])
 def test_pathological_files_fail_fast_and_clearly(db: Db, tmp_path: Path, kind: str) -> None:
     path = tmp_path / f"{kind}.csv"
     make(path, kind)
@@ -37,6 +38,7 @@ def test_pathological_files_fail_fast_and_clearly(db: Db, tmp_path: Path, kind: 
     assert time.monotonic() - started < 20
     assert result.exit_code == EXIT_DATA
     assert result.error and str(path) in result.error
-    assert any(word in result.error for word in ("not a text file", "a row is longer than the read block"))
+    assert any(word in result.error for word in ("not a text file", "a row is longer than the read block",
+                                                 "corrupt gzip"))
     assert db.query("SELECT count(*) FROM loader_files" if db.kind == "sqlite"
                     else "SELECT count(*) FROM loader.loader_files WHERE status = 'failed'") == [(1,)]

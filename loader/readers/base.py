@@ -39,7 +39,7 @@ class Input:
     """
 
     path: str  # for messages, the tracking row and the rejects file's name; may not exist (stdin, a member)
-    size: int
+    size: int  # bytes; -1 when not known before the end (a decompressed stream, stdin): never seek on those
     open: Callable[[], IO[bytes]]
     name: str = ""  # the file name the format is guessed from (a zip member's, an upload's)
 

@@ -108,7 +108,8 @@ def stream_input(source: base.Input, codec: str, options: base.ReadOptions) -> b
         return io.BufferedReader(Bounded(_decompressor(codec, raw), limit, source.path, codec, [raw]), 1 << 20)
 
     stem, ext = os.path.splitext(source.file_name)
-    return base.Input(source.path, source.size, opener, stem if ext.lower() in SUFFIXES else source.file_name)
+    # size -1: a decompressed stream's length is known only at its end (readers must not seek to it)
+    return base.Input(source.path, -1, opener, stem if ext.lower() in SUFFIXES else source.file_name)
 
 
 # -- zip -----------------------------------------------------------------------------------------

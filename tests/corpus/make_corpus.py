@@ -573,8 +573,11 @@ def _png_1x1() -> bytes:
 
 bad("random_bytes.csv", _random_bytes(8192), "binary", "8 KB of pseudo-random bytes named .csv")
 bad("png_named.csv", _png_1x1(), "binary", "a 1x1 PNG image named .csv")
-bad("gzip_named.csv", gzip.compress(b"id,name\n1,Ann\n2,Ben\n" * 50, compresslevel=9, mtime=0), "binary",
-    "a gzip-compressed CSV named .csv (the message may also say gzip; it must say binary)")
+add("gzip_named.csv", gzip.compress(b"id,name\n" + b"1,Ann\n2,Ben\n" * 50, compresslevel=9, mtime=0), n=100,
+    columns="id:bigint name:text", note="a gzip-compressed CSV named .csv: the content decides, not the name")
+_GZ = gzip.compress(b"id,name\n" + b"1,Ann\n2,Ben\n" * 5000, compresslevel=9, mtime=0)
+bad("gzip_truncated.csv", _GZ[: len(_GZ) // 2], "corrupt gzip",
+    "half of a gzip-compressed CSV (a copy cut short): never a partial load")
 bad("nul_padded_binary.csv", b"id,name\n" + b"\x00" * 4096 + b"\x01\x02\x03\xff\xfe" * 50, "binary",
     "a CSV header followed by kilobytes of NULs and control bytes (a truncated/corrupt copy)")
 
@@ -643,6 +646,8 @@ def _date(v: str) -> bool:
 
 
 def decode(data: bytes, enc: str) -> str:
+    if data[:2] == b"\x1f\x8b":  # a gzip-compressed entry: its expectations are about what it holds
+        data = gzip.decompress(data)
     text = data.decode({"utf-16-le": "utf-16", "utf-16-be": "utf-16"}.get(enc, enc))
     return text.removeprefix("\ufeff")
 

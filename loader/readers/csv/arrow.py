@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
@@ -59,10 +60,15 @@ class Window(io.RawIOBase):
     """The bytes of an input between two offsets: the table without its preamble and trailer."""
 
     def __init__(self, source: Input, start: int, end: int):
+        """`end` < 0: to the end of the stream (a decompressed input's size is not known up front)."""
         self.f: Any = source.open()
-        if start:
+        if start and self.f.seekable():
             self.f.seek(start)
-        self.left = end - start
+        elif start:  # a stream: skip forward by reading, in bounded pieces
+            left = start
+            while left > 0 and (piece := self.f.read(min(left, WINDOW_BUFFER))):
+                left -= len(piece)
+        self.left = end - start if end >= 0 else sys.maxsize
 
     def readable(self) -> bool:
         return True
@@ -83,8 +89,13 @@ def open_table(csv: CsvSource) -> IO[bytes]:
     layout = csv.layout
     if not layout.rows_offset and not layout.trailer_bytes:
         return csv.source.open()
-    end = csv.source.size - layout.trailer_bytes
-    return io.BufferedReader(Window(csv.source, layout.rows_offset, end), buffer_size=WINDOW_BUFFER)
+    return io.BufferedReader(Window(csv.source, layout.rows_offset, _end(csv, layout.trailer_bytes)),
+                             buffer_size=WINDOW_BUFFER)
+
+
+def _end(csv: CsvSource, trailer_bytes: int) -> int:
+    """Where the table's bytes end: before the trailer; -1 (to the end) when the size is not known."""
+    return csv.source.size - trailer_bytes if csv.source.size >= 0 else -1
 
 
 def open_text(csv: CsvSource, rows: bool = False) -> io.TextIOWrapper:
@@ -92,7 +103,7 @@ def open_text(csv: CsvSource, rows: bool = False) -> io.TextIOWrapper:
     layout = csv.layout
     start = layout.rows_offset if rows else layout.data_offset
     codec = reader_codec(layout.encoding, layout.bom) if start == 0 else layout.encoding.replace("-sig", "")
-    raw = Window(csv.source, start, csv.source.size - (layout.trailer_bytes if rows else 0))
+    raw = Window(csv.source, start, _end(csv, layout.trailer_bytes if rows else 0))
     return io.TextIOWrapper(io.BufferedReader(raw), encoding=codec, errors="replace", newline="")
 
 

@@ -188,7 +188,7 @@ def sniff(source: Input, options: ReadOptions | None = None) -> Detection:
             sample = f.read(opts.sample_bytes + 1)
             complete = len(sample) <= opts.sample_bytes
             tail = None
-            if not complete:
+            if not complete and source.size >= 0:  # a stream of unknown size has no tail to look at
                 f.seek(max(opts.sample_bytes, source.size - TAIL_BYTES))
                 tail = f.read()
     except OSError as e:
