@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test test-all lint clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: $(VENV)/.base
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest -q
+
+# the suite plus the soak tests marked slow
+test-all: $(VENV)/.test
+	$(BIN)/python -m pytest -q -m ""
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check loader tests bench
