@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--root", help="one folder with inbox/ (created if missing): a default route, no config needed")
     rp.add_argument("--mode", choices=[str(m) for m in MODES], help="with --root: fullload (default) or append")
     rp.add_argument("--once", action="store_true", help="load what is waiting, then exit (cron, a first try)")
+    rp.add_argument("--http", metavar="ADDR", help="serve uploads, status, /metrics on HOST:PORT (service.http), "
+                    "e.g. 127.0.0.1:8080; off loopback LOADER_SERVICE__HTTP_TOKEN is required")
     _add_service_flags(rp)
 
     bp = sub.add_parser("backfill", parents=[common], help="load trees of historical files in date order (resumable)")
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _service_flags(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("workers", "poll_s", "stable_s", "log_format")
+    names = ("workers", "poll_s", "stable_s", "log_format", "http")
     flags = {f"service.{n}": getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "no_events", False):
         flags["service.events"] = False

@@ -8,6 +8,7 @@ underscore: LOADER_DATABASE__URL sets [database] url.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 import re
@@ -73,6 +74,11 @@ class ServiceSettings:
     retry_base_s: float = field(default=1.0, metadata={"doc": "first retry delay; doubles each time, with jitter"})
     retry_cap_s: float = field(default=60.0, metadata={"doc": "longest retry delay, also while the database is down"})
     log_format: str = field(default="auto", metadata={"doc": "auto (human on a terminal, else json) | human | json"})
+    http: str = field(default="", metadata={"doc": "HOST:PORT of the HTTP interface (uploads, status, metrics); "
+                                                    "empty = off"})
+    http_token: str = field(default="", repr=False, metadata={
+        "doc": "bearer token of the HTTP interface (secret: environment or .env only); needed off loopback"})
+    upload_max_bytes: int = field(default=10 << 30, metadata={"doc": "largest upload accepted (413 beyond it)"})
 
 
 @dataclass
@@ -255,6 +261,54 @@ def _validate_service(s: Settings, fail: Any) -> None:
             fail(f"service.{key}", "must be >= 0")
     if v.log_format not in ("auto", "human", "json"):
         fail("service.log_format", f"must be auto, human or json, got {v.log_format!r}")
+    _validate_http(s, fail)
+
+
+HTTP_TOKEN_MIN = 16  # characters: a guessable token on a network port is no protection
+
+
+def _validate_http(s: Settings, fail: Any) -> None:
+    """The token is a secret (never from a TOML file); a non-loopback address needs one."""
+    v = s.service
+    origin = s.origins.get("service.http_token", "")
+    if v.http_token and origin.endswith(".toml"):
+        fail("service.http_token", "is a secret: set LOADER_SERVICE__HTTP_TOKEN in the environment or .env, "
+                                   "not in a configuration file")
+    if v.http_token and len(v.http_token) < HTTP_TOKEN_MIN:
+        fail("service.http_token", f"must be at least {HTTP_TOKEN_MIN} characters")
+    if v.upload_max_bytes < 1:
+        fail("service.upload_max_bytes", "must be >= 1")
+    if not v.http:
+        return
+    try:
+        host, _ = parse_http_address(v.http)
+    except ValueError as e:
+        fail("service.http", str(e))
+        return
+    if not v.http_token and not is_loopback(host):
+        fail("service.http", f"{v.http!r} is not a loopback address: set LOADER_SERVICE__HTTP_TOKEN "
+                             "(a bearer token) to listen there, or use 127.0.0.1")
+
+
+def parse_http_address(addr: str) -> tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT or :PORT (all interfaces); ValueError saying what is wrong."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\[\]]*):(\d+)", addr.strip())
+    if not m:
+        raise ValueError(f"must be HOST:PORT (e.g. 127.0.0.1:8080), got {addr!r}")
+    host = m.group(1) if m.group(1) is not None else (m.group(3) or "0.0.0.0")
+    port = int(m.group(2) or m.group(4))
+    if port > 65535:
+        raise ValueError(f"port {port} is out of range")
+    return host, port
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost could resolve anywhere
 
 
 def _validate_routes(s: Settings) -> None:

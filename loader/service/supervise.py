@@ -30,10 +30,12 @@ from ..errors import EXIT_OK, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, BadInputError, Lo
 from ..logs import fields
 from . import claim, folders, recovery, watch
 from .governor import Governor
+from .live import Live
 from .pool import Finished, InlinePool, ProcessPool
 from .scheduler import Item, RetryPolicy, Scheduler, Step
 from .tally import Tally
-from .work import Job, error_details, fail_claim, route_settings
+from .uploads import Registry
+from .work import Job, Outcome, error_details, fail_claim, route_settings
 
 log = logging.getLogger("loader.service")
 TICK_S = 0.1  # longest sleep of the loop: bounds the reaction time to results and the stop timeout
@@ -69,12 +71,20 @@ class Supervisor:
         self.pool: ProcessPool | InlinePool = (
             InlinePool() if svc.workers == 1 else ProcessPool(svc.workers, logging.getLogger().level, _json_logs()))
         self.events: watch.EventWaker | None = None
+        self.live = Live()  # what the HTTP thread may read, and systemd's notify protocol
+        self.uploads = Registry(route_list)
+        self.http: Any = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> int:
         self._install_signals()
         for r in self.routes:
             folders.ensure_layout(r.root)
+        self.uploads.recover()
+        if self.settings.service.http:
+            from .http import serve
+
+            self.http = serve(self.settings, self.routes, self)
         if self.settings.service.events and not self.once:
             self.events = watch.EventWaker([os.path.join(r.root, folders.INBOX) for r in self.routes], self.wake)
             self.events.start()
@@ -88,6 +98,8 @@ class Supervisor:
         except KeyboardInterrupt:  # second signal during an inline load (workers = 1)
             return self._abort()
         finally:
+            if self.http is not None:
+                self.http.stop()
             if self.events is not None:
                 self.events.stop()
             self.pool.close()
@@ -142,11 +154,14 @@ class Supervisor:
         else:
             scanned = self.inbox.due(time.monotonic(), woken)
             if scanned:
+                self.uploads.deliver_waiting()
                 self._scan(time.monotonic())
+                self.live.scanned()
             self._dispatch(time.monotonic())
             code = self._once_done(scanned)
             if code is not None:
                 return code
+        self.live.turn(self, time.monotonic())
         if isinstance(self.pool, ProcessPool):
             self.governor.police(self.pool, time.monotonic())
         if self.pool.busy():
@@ -157,6 +172,9 @@ class Supervisor:
         return None
 
     def _stopping(self, now: float) -> int | None:
+        if self.live.ready:
+            self.live.ready = False  # /readyz answers 503 while draining: send no new uploads here
+            self.live.stopping()
         if not self.sched.running:  # checked first: a second signal after the drain aborts nothing
             log.info("stopped: no load running", extra=fields(stage="stop", **self.tally.counts()))
             return EXIT_OK
@@ -200,6 +218,7 @@ class Supervisor:
                   self.settings)
         dst = folders.fail(route.root, path, error_details(job, name, None, reason))
         self.tally.failed += 1
+        self.live.outcome(route.name, "", Outcome(str(dst), Action.FAILED, moved_to=str(dst), reason=reason))
         log.error("failed %s: %s", name, reason, extra=fields(file=name, stage=Action.FAILED, moved_to=str(dst)))
 
     # -- dispatch --------------------------------------------------------------------------------
@@ -227,6 +246,7 @@ class Supervisor:
             if f.claimed is None:  # gone before we got to it
                 self.sched.discard(item)
                 return False
+            f.claimed = self.uploads.adopt(f.claimed)  # an upload's claim folder carries its id
         return True
 
     def _job(self, item: Item[File]) -> Job:
@@ -243,7 +263,7 @@ class Supervisor:
         f = item.payload
         reason = (out.reason if out else None) or done.reason or "transient failure"
         if step is Step.DONE and out is not None:
-            self.tally.count(f.name, f.table, out)
+            self._count(f, out)
             if self.once:
                 self.wake.set()  # look once more now rather than at the next poll
         elif step is Step.PAUSED:
@@ -261,9 +281,13 @@ class Supervisor:
         if f.claimed is not None and f.claimed.exists():
             out = fail_claim(dataclasses.replace(self._job(item), attempt=item.attempt - 1), reason)
             if out.action != Action.BUSY:
-                self.tally.count(f.name, f.table, out)
+                self._count(f, out)
                 return
         self._log_retry(item, self.sched.retry_later(item, time.monotonic()), reason)
+
+    def _count(self, f: File, out: Outcome) -> None:
+        self.tally.count(f.name, f.table, out)
+        self.live.outcome(f.route.name, f.table, out)
 
     def _log_retry(self, item: Item[File], delay: float, reason: str) -> None:
         log.warning("retrying %s in %.1fs (attempt %d): %s", item.payload.name, delay, item.attempt + 1, reason,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ..track import TRACKING_COLUMNS, LoadRecord, now
 from .base import Session
-from .sql.tracking import SUMMARY_KEYS, TrackingSql
+from .sql.tracking import SUMMARY_KEYS, QuerySql, TrackingSql
 
 
 def as_is(value: object) -> object:
@@ -62,3 +62,54 @@ class Tracker:
         """Per status: files and rows in total and since `since` (loader status)."""
         rows = self.session.query(self.sql.summary, (self.adapt(since),) * 3)
         return [dict(zip(SUMMARY_KEYS, r)) for r in rows]
+
+    # -- what the HTTP interface reads ------------------------------------------------------------
+    @property
+    def queries(self) -> QuerySql:
+        if self.sql.queries is None:  # a TrackingSql built by hand (tests): no reads beyond the above
+            raise NotImplementedError("this TrackingSql has no QuerySql")
+        return self.sql.queries
+
+    def load_by_id(self, load_id: str) -> dict[str, object] | None:
+        rows = self.session.dicts(self.queries.by_id, (load_id,))
+        return rows[0] if rows else None
+
+    def loads_page(self, route: str | None = None, status: str | None = None, since: dt.datetime | None = None,
+                   before: tuple[dt.datetime, str] | None = None, limit: int = 50) -> list[dict[str, object]]:
+        """Newest first; `before` is the (started_at, load_id) of the last row of the previous page."""
+        at, load_id = before or (PAGE_CEILING, "~")  # "~" sorts after every hex load id
+        params = (route, status, self.adapt(since) if since else None, self.adapt(at), self.adapt(at), load_id)
+        if self.queries.flavor.top:  # T-SQL: TOP (?) comes first
+            return self.session.dicts(self.queries.page, (int(limit),) + params)
+        return self.session.dicts(self.queries.page, params + (int(limit),))
+
+    def tables(self) -> list[tuple[str, str, int, object]]:
+        """(schema, table, loads, last finished) of every table a file was loaded into."""
+        return [(str(r[0]), str(r[1]), int(r[2]), r[3]) for r in self.session.query(self.queries.tables)]
+
+    def backups(self, schema: str, table: str, keep: int) -> list[tuple[str, object]]:
+        """The newest `keep` backups full loads made: pruning drops exactly the older ones."""
+        if keep <= 0:
+            return []
+        rows = self._limited(self.queries.backups, keep, (schema, table))
+        return [(str(r[0]), r[1]) for r in rows]
+
+    def count_rows(self, schema: str, table: str) -> int:
+        return int(self.session.query(self.queries.count(schema, table))[0][0])
+
+    def throughput(self, since: dt.datetime, limit: int = 100_000) -> list[tuple[object, int, int]]:
+        """(finished_at, rows, bytes) of files loaded since `since`, newest first, at most `limit`."""
+        rows = self._limited(self.queries.throughput, limit, (self.adapt(since),))
+        return [(r[0], int(r[1] or 0), int(r[2] or 0)) for r in rows]
+
+    def hosts(self, since: dt.datetime) -> list[tuple[object, ...]]:
+        return [tuple(r) for r in self.session.query(self.queries.hosts, (self.adapt(since),))]
+
+    def _limited(self, statement: str, limit: int, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        """The limit goes first under T-SQL's TOP (?), last under LIMIT ?."""
+        ordered = (int(limit),) + params if self.queries.flavor.top else params + (int(limit),)
+        return [tuple(r) for r in self.session.query(statement, ordered)]
+
+
+PAGE_CEILING = dt.datetime(9999, 12, 31)  # "before" of the first page: after every started_at
+
