@@ -43,7 +43,7 @@ class HttpService(Service):
                 hdrs["Authorization"] = f"Bearer {token}"
             conn.request(method, path, body=body, headers=hdrs)
             res = conn.getresponse()
-            return Response(res.status, dict(res.getheaders()), res.read())
+            return Response(res.status, {k.lower(): v for k, v in res.getheaders()}, res.read())
         finally:
             conn.close()
 
