@@ -79,10 +79,19 @@ def load_view(row: Row) -> dict[str, Any]:
         "finished_at": when(row["finished_at"]), "host": row["host"], "backup": row["backup_table"],
         "url": f"/v1/loads/{row['load_id']}"}
     if row["error"]:
-        out["error"] = {"reason": row["error"], "line": row["error_line"], "column": row["error_column"]}
+        out["error"] = {"reason": without_path(str(row["error"]), str(row["file_path"] or "")),
+                        "line": row["error_line"], "column": row["error_column"]}
     if row["rejects_file"]:
         out["rejects_url"] = f"/v1/loads/{row['load_id']}/rejects"
     return out
+
+
+def without_path(error: str, path: str) -> str:
+    """The server's folder layout is not the client's business: drop the claimed path the error starts with."""
+    for prefix in (path + ", ", path + ": "):
+        if path and error.startswith(prefix):
+            return error[len(prefix):]
+    return error
 
 
 def upload_view(up: Upload, place: str | None, rows: list[Row]) -> dict[str, Any]:

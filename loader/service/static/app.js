@@ -17,10 +17,11 @@ function ago(iso) {
   return s < 90 ? `${Math.round(s)} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : iso.slice(0, 19).replace("T", " ");
 }
 function reason(load) {
-  const e = load.error;
+  const e = load.error || load.retrying;
   if (!e) return "";
+  // the reason names its line and column already ("line 4, column 'qty': …"); add them only if it does not
   const where = [e.line != null ? `line ${e.line}` : "", e.column ? `column ${e.column}` : ""].filter(Boolean).join(", ");
-  return (where ? `${where}: ` : "") + e.reason;
+  return (where && !e.reason.startsWith("line ") ? `${where}: ` : "") + e.reason;
 }
 
 function loadsTable(loads, cls) {
@@ -58,11 +59,8 @@ function drawChart(points) {
     r.append(t);
     svg.append(r);
   });
-  const label = document.createElementNS(SVG, "text");
-  label.setAttribute("x", 2); label.setAttribute("y", 12);
-  label.textContent = `max ${fmt(max)} rows/min`;
-  svg.append(label);
   document.getElementById("chart").replaceChildren(svg);
+  document.getElementById("chart-max").textContent = `peak ${fmt(max)} rows/min`;
 }
 
 function drawHosts(hosts) {
