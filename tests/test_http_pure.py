@@ -74,7 +74,7 @@ def test_every_query_statement_parses(dialect: str, sql: object) -> None:
     queries = sql.queries  # type: ignore[attr-defined]
     assert queries is not None
     for statement in queries.all():
-        text = statement.replace("%s", "NULL").replace("?", "NULL") if dialect != "tsql" else statement.replace("?", "1")
+        text = statement.replace("%s", "NULL").replace("?", "NULL" if dialect != "tsql" else "1")
         parsed = sqlglot.parse_one(text, read=dialect)
         assert parsed is not None and parsed.key == "select", statement
 
@@ -88,3 +88,12 @@ def test_per_minute_buckets_every_minute_of_the_hour() -> None:
     assert (out[-1]["rows"], out[-1]["files"]) == (10, 1)
     assert (out[-2]["rows"], out[-2]["files"], out[-2]["bytes"]) == (6, 2, 51)
     assert sum(b["rows"] for b in out) == 16, "a load before the window is not counted"
+
+
+def test_the_unit_waits_for_ready_and_has_a_watchdog() -> None:
+    from .test_unit_file import unit
+
+    service = unit()["Service"]
+    assert service["Type"] == "notify" and service["NotifyAccess"] == "main"
+    assert int(service["WatchdogSec"]) >= 30
+    assert "--http 127.0.0.1:" in service["ExecStart"]

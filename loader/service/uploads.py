@@ -146,7 +146,7 @@ class Registry:
                 self._deliver_locked()
 
     def _deliver_locked(self) -> None:
-        still = []
+        still: list[Upload] = []
         for up in sorted(self._waiting, key=lambda u: u.id):
             if any(w.name == up.name and w.root == up.root for w in still) or not _deliver(up):
                 still.append(up)  # the name is taken: an earlier upload of it goes first

@@ -100,7 +100,7 @@ class Tracker:
     def throughput(self, since: dt.datetime, limit: int = 100_000) -> list[tuple[object, int, int]]:
         """(finished_at, rows, bytes) of files loaded since `since`, newest first, at most `limit`."""
         rows = self._limited(self.queries.throughput, limit, (self.adapt(since),))
-        return [(r[0], int(r[1] or 0), int(r[2] or 0)) for r in rows]
+        return [(r[0], int(str(r[1] or 0)), int(str(r[2] or 0))) for r in rows]
 
     def hosts(self, since: dt.datetime) -> list[tuple[object, ...]]:
         return [tuple(r) for r in self.session.query(self.queries.hosts, (self.adapt(since),))]

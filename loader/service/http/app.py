@@ -99,9 +99,9 @@ def _uploads(api: APIRouter, ctx: Context) -> None:
             sink.discard()
             raise
         ctx.metrics.upload(r.name, "accepted", up.size)
-        doc = {"id": up.id, "url": f"/v1/loads/{up.id}", "route": r.name, "file": up.name, "size_bytes": up.size,
-               "sha256": up.sha256, "status": "queued"}
-        return JSONResponse(doc, status_code=202, headers={"Location": doc["url"]})
+        doc: dict[str, object] = {"id": up.id, "url": f"/v1/loads/{up.id}", "route": r.name, "file": up.name,
+                                  "size_bytes": up.size, "sha256": up.sha256, "status": "queued"}
+        return JSONResponse(doc, status_code=202, headers={"Location": f"/v1/loads/{up.id}"})
 
     @api.post("/v1/detect")
     async def detect(request: Request, name: str | None = None) -> dict[str, Any]:
@@ -197,4 +197,5 @@ def _status(api: APIRouter, ctx: Context) -> None:
             inbox = os.path.join(r.root, folders.INBOX)
             checks[f"inbox:{r.name}"] = True if os.access(inbox, os.W_OK) else f"{inbox} is not writable"
         ok = all(v is True for v in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+        doc = {"status": "ready" if ok else "not ready", "checks": checks}
+        return JSONResponse(doc, status_code=200 if ok else 503)

@@ -48,7 +48,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LoaderError)
     async def _loader(_: Request, e: LoaderError) -> JSONResponse:
         """The database's trouble is a 503 (retry later), never the client's fault."""
-        if isinstance(e, DatabaseError) or isinstance(e, TransientError):
+        if isinstance(e, DatabaseError | TransientError):
             return reply(503, f"database: {e}", {"Retry-After": "5"})
         return reply(400, str(e), line=getattr(e.where, "line", None), column=getattr(e.where, "column", None))
 

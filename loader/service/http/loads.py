@@ -130,12 +130,10 @@ def _error_json(path: str) -> dict[str, Any]:
 
 def find(db: Db, route_list: list[RouteSettings], load_id: str) -> dict[str, Any] | None:
     """An upload id (any route's), else a tracking load id; None when neither exists."""
-    for route in route_list:
-        up = uploads.read_record(route.root, load_id)
-        if up is not None:
-            place = uploads.where(up)
-            rows = db.run(lambda t, up=up: t.loads_of_file(str(up.claim_path())))
-            return upload_view(up, place, rows)
+    up = next((u for r in route_list if (u := uploads.read_record(r.root, load_id)) is not None), None)
+    if up is not None:
+        place, path = uploads.where(up), str(up.claim_path())
+        return upload_view(up, place, db.run(lambda t: t.loads_of_file(path)))
     if len(load_id) > 64:
         return None
     row = db.run(lambda t: t.load_by_id(load_id))

@@ -70,7 +70,7 @@ def status_doc(ctx: Any) -> dict[str, Any]:
                                   "failures": [load_view(x) for x in failures]})
         doc["throughput"] = per_minute(t.throughput(now - WINDOW), now)
         doc["hosts"] = [{"host": h, "last_started_at": when(s), "last_finished_at": when(f), "loads": n,
-                         "loading": int(busy or 0)} for h, s, f, n, busy in t.hosts(now - HOSTS_WINDOW)]
+                         "loading": int(str(busy or 0))} for h, s, f, n, busy in t.hosts(now - HOSTS_WINDOW)]
 
     try:
         ctx.db.run(read)

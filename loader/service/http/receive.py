@@ -144,7 +144,7 @@ async def receive(request: Request, sink: Sink, truncate: bool = False) -> str |
 
 async def _multipart(request: Request, sink: Sink, boundary: bytes, truncate: bool) -> str | None:
     form = _Form(sink, truncate)
-    parser = MultipartParser(boundary, form.callbacks())
+    parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in request.stream():
             parser.write(chunk)
