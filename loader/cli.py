@@ -15,6 +15,7 @@ from .config import RouteSettings, Settings, load_settings, redact_url
 from .errors import EXIT_OK, EXIT_USAGE, ConfigError, LoaderError, UsageError
 from .load import MODES, LoadRequest, LoadResult, detect, load_file
 from .readers import Detection, ReadOptions
+from .reconcile import fail_dead_loads
 from .routes import check_route, default_route
 from .targets import open_target
 
@@ -204,6 +205,7 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     window_start = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
     try:
         target.ensure_ready()
+        fail_dead_loads(target, settings.schemas.stage)  # a killed `loader load` shows as failed, not running
         rows = target.tracker.recent_loads(args.limit)
         totals = target.tracker.summary(window_start)
     finally:
