@@ -22,6 +22,7 @@ from ..config import Settings
 from .. import filenames
 from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError, NoInputError
 from ..load import LoadRequest, LoadResult, load_file
+from .. import logs
 from ..logs import fields
 from ..opened import Opened, RefusedInputError, open_in_root
 from . import claim, folders, recovery
@@ -81,6 +82,7 @@ def rejects_dir(root: str, path: Path) -> str:
 
 
 def process(job: Job) -> Outcome:
+    logs.hide(job.settings.database.url)  # a worker process: its log lines never show the password either
     try:
         return _in_place(job) if job.in_place else _claimed(job)
     except Exception as e:  # a bug must not kill the worker; the file waits in processing/ for a person
@@ -194,7 +196,7 @@ def _fail(job: Job, path: Path, result: LoadResult | None, reason: str) -> Outco
 def error_details(job: Job, name: str, result: LoadResult | None, reason: str) -> dict[str, object]:
     """<name>.error.json: the line and column come from the load's own error, as its tracking row has them."""
     return {"file": name, "route": job.route, "table": f"{job.schema}.{job.table}", "mode": job.mode,
-            "reason": reason, "line": result.error_line if result else None,
+            "reason": logs.redacted(reason), "line": result.error_line if result else None,
             "column": result.error_column if result else None,
             "load_id": result.load_id if result and result.load_id else None,
             "exit_code": result.exit_code if result else EXIT_SOFTWARE, "attempts": job.attempt + 1,
