@@ -68,10 +68,12 @@ class Opened:
 
     def changed(self) -> str | None:
         """Why the file is not the one that was read (size, mtime or ctime moved), or None."""
-        now = Snapshot.of(os.fstat(self.fd))
-        before = self.at_open
+        st = os.fstat(self.fd)
+        now, before = Snapshot.of(st), self.at_open
         if now == before:
             return None
+        if st.st_nlink == 0:
+            return "the file was replaced or deleted while it was loaded; nothing published"
         if now.size != before.size:
             return (f"the file changed while it was loaded ({before.size:,} bytes when opened, {now.size:,} now): "
                     "it was still being written; nothing published")
