@@ -24,7 +24,8 @@ _FIELDS = "fields"
 _SECRETS: list[str] = []  # every spelling of every password registered with hide(), longest first
 # Shown escaped besides the C0/C1 controls: line and paragraph separators and the bidi overrides
 # that can make a name read differently from what it is ("Trojan Source").
-_INVISIBLE = {"\u2028", "\u2029", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+_INVISIBLE = {"\u2028", "\u2029", "\u200e", "\u200f",
+              *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
 
 
 def hide(url: str) -> None:

@@ -51,8 +51,9 @@ def test_passwords_are_found_by_parsing_not_by_guessing(url: str, shown: str) ->
 def test_a_mistyped_or_odd_url_never_prints_its_password(tmp_path: Path, url: str) -> None:
     data = tmp_path / "f.csv"
     data.write_text("id\n1\n")
-    for args, env in ((["--db", url, "load", str(data)], None), (["load", str(data), "-v"], {"LOADER_DATABASE__URL": url}),
-                      (["--db", url, "status"], None)):
+    runs = [(["--db", url, "load", str(data)], None), (["load", str(data), "-v"], {"LOADER_DATABASE__URL": url}),
+            (["--db", url, "status"], None)]
+    for args, env in runs:
         out = cli(*args, env=env)
         assert out.returncode in (EXIT_CONFIG, 69), out
         assert "ter2" not in out.stdout + out.stderr and "hunter2" not in out.stdout + out.stderr, out.stderr

@@ -17,12 +17,11 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import filenames, logs
 from ..coltypes import DONE, Action, Mode, Status
 from ..config import Settings
-from .. import filenames
 from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError, NoInputError
 from ..load import LoadRequest, LoadResult, load_file
-from .. import logs
 from ..logs import fields
 from ..opened import Opened, RefusedInputError, open_in_root
 from . import claim, folders, recovery

@@ -110,10 +110,7 @@ def locate_long_record(csv: CsvSource, block_size: int) -> BadInputError:
         lines = _Sizes(text)
         for _ in csv_reader(lines, csv.layout.dialect()):
             start, size, head = lines.take()
-            if size > longest[0]:
-                longest = (size, start, head, True)
-            else:
-                longest = longest[:3] + (False,)
+            longest = (size, start, head, True) if size > longest[0] else (*longest[:3], False)
     size, start, head, last = longest
     line = csv.layout.skip_rows + start if size else None
     quote = csv.layout.dialect().quotechar
