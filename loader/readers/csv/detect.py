@@ -226,8 +226,11 @@ def sniff(source: Input, options: ReadOptions | None = None) -> Detection:
 
 
 def _through_first_records(f: IO[bytes], sample: bytes) -> tuple[bytes, bool]:
-    """Grow a sample that ends inside the first records' quotes; (sample, whole file read)."""
-    while _record_ends(sample) < 3 and len(sample) < MAX_RECORD_SNIFF:
+    """Grow a sample that ends inside the first records' quotes; (sample, whole file read).
+
+    Only a quoted field grows it: an unquoted line longer than the sample stays the reader's to refuse.
+    """
+    while sample.count(b'"') % 2 and _record_ends(sample) < 3 and len(sample) < MAX_RECORD_SNIFF:
         more = f.read(min(len(sample), MAX_RECORD_SNIFF - len(sample)))
         if not more:
             return sample, True

@@ -17,6 +17,7 @@ from .header import header_like
 from .infer import is_typed
 
 MAX_TRAILER_ROWS = 5  # more short lines than this at the end are data (ragged rows), not a trailer
+MAX_NOTE_CHARS = 300  # a footnote below a table ("Source: …") is a sentence or two, not a value
 PREAMBLE_SEARCH = 60  # records looked at for the table's start: titles above a table are a few lines
 _TRAILER_WORDS = re.compile(r"^\s*(total|totals|sum|grand total|count|rows|records|eof|end|end of (file|report)|trl|"
                             r"trailer|footer)\b",
@@ -136,7 +137,7 @@ def _trailer_line(r: Record, width: int, above: int) -> bool:
     value = fields[0].strip()
     if value.isdigit():
         return int(value) in (above, above - 1)
-    return not is_typed(value)
+    return len(value) <= MAX_NOTE_CHARS and not is_typed(value)
 
 
 def tail_trailer_bytes(tail: bytes, encoding: str, d: Dialect, width: int) -> int:
