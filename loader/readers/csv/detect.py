@@ -182,7 +182,7 @@ def _columns(body: list[Record], header: bool, layout: CsvLayout,
     """The table's columns, the physical columns not loaded, and the notes on the types."""
     rows = [[f.strip() for f in r.fields] if layout.skipinitialspace else r.fields for r in body]
     data = rows[1:] if header else rows
-    width = modal_width(body[1:] if header and len(body) > 1 else body)  # the reader's width is the data's
+    width = _width(body, header)
     headers = fit_header(rows[0], width, data) if header else [""] * width
     extra: tuple[str, ...] = ()
     if header and width > 1 and headers[-1] == "" and all(len(r) < width or r[-1] == "" for r in data):
@@ -200,6 +200,17 @@ def _columns(body: list[Record], header: bool, layout: CsvLayout,
         if guess.note and not pinned:
             notes.append(f"column {name!r}: {guess.note}")
     return columns, extra, notes
+
+
+def _width(body: list[Record], header: bool) -> int:
+    """The reader's width is the data's; where the header's width is as common among the rows, the header's."""
+    data = body[1:] if header and len(body) > 1 else body
+    width = modal_width(data)
+    named = len(body[0].fields)
+    if header and named != width and sum(len(r.fields) == named for r in data) >= sum(len(r.fields) == width
+                                                                                          for r in data):
+        return named
+    return width
 
 
 def _pinned(opts: ReadOptions, name: str, header: str) -> ColumnType | None:

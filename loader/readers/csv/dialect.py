@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .infer import is_typed
+from .infer import MAX_TYPED_CHARS, is_typed  # longer cells are only ever word-like text
 
 csv.field_size_limit(2**31 - 1)  # a 1 MB field is data, not an error
 
@@ -26,9 +26,6 @@ QUOTES = ['"', "'", ""]
 SNIFF_CHARS = 64 * 1024  # enough rows to see the pattern; scoring every dialect stays ~50 ms
 SNIFF_ROWS = 300
 SCORED_CELLS = 20_000  # cells type-scored per dialect: a 2 MB line of commas costs 20k regex calls, not 2M
-# No number, date, time or flag is longer than this (38 digits with sign, point and grouping, or an
-# ISO timestamp with offset); a longer cell is only ever a word-like text, so no typed pattern sees it
-MAX_TYPED_CHARS = 80
 _EPS = 1e-3
 
 # Cells that look like a value of some type, not free text (CleverCSV's "known types", trimmed).

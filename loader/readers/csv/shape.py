@@ -99,8 +99,11 @@ def _comment(r: Record, width: int) -> bool:
 
 
 def _run_follows(recs: list[Record], i: int, width: int) -> bool:
-    following = [len(x.fields) for x in recs[i + 1: i + 4] if any(x.fields)]
-    return not following or sum(1 for w in following if w == width) >= (len(following) + 1) // 2
+    """Do the next records continue a table of this width? Ragged rows (short ones, or longer by
+    empty trailing fields) continue it; a title or note line does not."""
+    following = [x.fields for x in recs[i + 1: i + 4] if any(x.fields)]
+    fits = sum(1 for f in following if 1 < len(f) <= width or not any(f[width:]))
+    return not following or fits >= (len(following) + 1) // 2
 
 
 def trailer(body: list[Record], width: int) -> list[Record]:
