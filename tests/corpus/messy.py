@@ -217,9 +217,44 @@ def european(rng: random.Random) -> tuple[str, Truth]:
     return text, _truth(text, ";", True, len(rows), "european")
 
 
+def years_only_header(rng: random.Random) -> tuple[str, Truth]:
+    """A header of years only, over figures: every cell of it is a number."""
+    d = rng.choice([",", ";", "\t"])
+    first = rng.randint(1995, 2015)
+    years = [str(y) for y in range(first, first + rng.randint(3, 7))]
+    rows = [[f"{rng.uniform(0, 100):.1f}" for _ in years] for _ in range(rng.randint(3, 30))]
+    text = _write([years, *rows], d)
+    return text, _truth(text, d, True, len(rows), "years_only_header")
+
+
+def sparse(rng: random.Random) -> tuple[str, Truth]:
+    """Wide exports with many empty cells and blank lines between blocks."""
+    d = rng.choice([",", ";", "\t"])
+    cols = _columns(rng, 6, 12)
+    rows = [[_value(rng, c) if rng.random() < 0.5 else "" for c in cols] for _ in range(rng.randint(5, 50))]
+    rows = [r if any(r) else [*r[:-1], "x"] for r in rows]
+    lines = [d.join(_quote(c, d) for c in r) for r in [cols, *rows]]
+    for at in sorted(rng.sample(range(2, len(lines)), min(2, len(lines) - 2)), reverse=True):
+        lines.insert(at, "")
+    text = "\n".join(lines) + "\n"
+    return text, _truth(text, d, True, len(rows), "sparse")
+
+
+def short_text_rows(rng: random.Random) -> tuple[str, Truth]:
+    """Rows that stop early (free text at the end left out) in a file with words only."""
+    d = rng.choice([",", ";", "|"])
+    cols = ["name", "city", "status", "description"]
+    rows = _table(rng, cols, rng.randint(3, 30))
+    for r in rng.sample(range(len(rows)), max(1, len(rows) // 4)):
+        rows[r] = rows[r][:rng.randint(2, 3)]
+    text = _write([cols, *rows], d)
+    return text, _truth(text, d, True, len(rows), "short_text_rows")
+
+
 KINDS: dict[str, Callable[[random.Random], tuple[str, Truth]]] = {
     f.__name__: f for f in (plain, tiny, ragged, trailing_delimiter, no_header_words, no_header_numbers,
-                            year_header, totals, comments, quoted, single_column, space_separated, european)
+                            year_header, totals, comments, quoted, single_column, space_separated, european,
+                            years_only_header, sparse, short_text_rows)
 }
 PARTS = {"tune": 1_000, "heldout": 9_000_000}  # seed bases: the two parts never share a draw
 PER_KIND = 8
