@@ -257,3 +257,11 @@ def test_system_column_names_are_renamed_with_a_note():
     fmt = detect(b"xmin,ymin,xmax,ymax\n1,2,3,4\n")
     assert [c.name for c in fmt.columns] == ["xmin_", "ymin", "xmax_", "ymax"]
     assert sum("system column" in n for n in fmt.notes) == 2
+
+
+def test_rename_notes_for_the_other_readers():
+    from loader.readers.common import columns_of, rename_notes
+
+    cols = columns_of(["ctid", "name", "oid"], [ColumnType("text")] * 3)
+    assert [c.name for c in cols] == ["ctid_", "name", "oid_"]
+    assert len(rename_notes(cols)) == 2
