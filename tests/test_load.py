@@ -144,6 +144,34 @@ def test_nul_after_the_sample_is_stripped_on_postgresql_too(pg_any: Db, tmp_path
     assert_ledger_balanced(pg)
 
 
+def test_database_refusing_a_row_names_its_line_and_column(pg_any: Db, tmp_path: Path) -> None:
+    """A value the reader accepts but the table refuses (NOT NULL here), deep in the file: the error
+    names the column (and, where the rows go straight into the table, the file's physical line), and
+    nothing is appended."""
+    pg = pg_any
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    write_numbers(first, rows=10)
+    assert load(pg, first, mode="append").exit_code == EXIT_OK
+    pg.query("ALTER TABLE ref.t ALTER COLUMN label SET NOT NULL")
+    bad_at = pg.rows(150_000)
+    write_numbers(second, rows=pg.rows(200_000), start=10)
+    lines = second.read_text().splitlines(keepends=True)
+    lines[bad_at] = lines[bad_at].replace(f"row {bad_at + 9}", "")  # data row bad_at: an empty label (NULL)
+    second.write_text("".join(lines))
+    result = load(pg, second, mode="append")
+    assert result.exit_code == EXIT_DATA, result.error
+    assert "label" in (result.error or "")
+    failed = pg.tracking()[-1]
+    assert failed["status"] == "failed"
+    if pg.kind == "postgresql":  # COPY straight into ref.t: the server names the row
+        assert f"line {bad_at + 1}" in (result.error or "") and failed["error_line"] == bad_at + 1
+    # (postgresql+pyodbc stages first: the constraint of ref.t fails in the publish's INSERT … SELECT,
+    # which names the column and constraint but no row)
+    assert pg.query("SELECT count(*) FROM ref.t") == [(10,)]
+    assert pg.staging_leftovers() == []
+    assert_ledger_balanced(pg)
+
+
 def test_constraint_violation_on_append_is_refused_whole(db: Db, tmp_path: Path) -> None:
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
     write_numbers(first, rows=100)
