@@ -26,6 +26,7 @@ from .conftest import Db
 from .service import FAST, Service, archived, tracking, wait_until
 
 ROWS = 3000
+APPENDS = 5
 
 
 def _csv(label: str, rows: int = ROWS) -> str:
@@ -105,8 +106,8 @@ def _writer(path: Path, first: int, more: int, root: Path, log: list[str]) -> th
             while not any((root / "processing").glob("*/grow.csv")) and time.monotonic() < deadline:
                 time.sleep(0.005)
             log.append("claimed")
-            for part in range(2):
-                time.sleep(0.05 + 0.3 * part)
+            for part in range(APPENDS):  # for over a second: the load is under way for some of them
+                time.sleep(0.05 if part == 0 else 0.3)
                 start = first + part * more
                 f.write("".join(f"{i},row {i},{i}.25\n" for i in range(start, start + more)))
                 f.flush()
@@ -129,7 +130,7 @@ def test_a_file_still_written_after_its_claim_is_never_published_partially(tmp_p
         writer.join()
         assert svc.stop() == 0
     assert log == ["claimed", "closed"]
-    total = first + 2 * more
+    total = first + APPENDS * more
     assert db.query("SELECT count(*) FROM ref.grow") == [(total,)]
     done = [r for r in tracking(db) if r["status"] == "loaded"]
     final = next((root / "archive").rglob("grow.csv"))
