@@ -118,8 +118,8 @@ def locate_long_record(csv: CsvSource, block_size: int) -> BadInputError:
         reason = (f"a quote ({quote}) opened on this line is never closed: the rest of the file "
                   f"({size:,} characters) would be one field")
     else:
-        reason = (f"a row of {size:,} characters starts on this line, longer than a read block "
-                  f"({block_size:,} bytes): raise load.block_size above it if the row is right")
+        reason = (f"a row is longer than the read block ({block_size:,} bytes): {size:,} characters from this "
+                  "line on; raise load.block_size above it if the row is right")
     return BadInputError(reason, Where(file=csv.path, line=line))
 
 
