@@ -13,6 +13,7 @@ receives the bodies) and of the whole service (with its workers loading meanwhil
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -57,10 +58,8 @@ def rss_mb(pid: int, children: bool) -> float:
     procs = [p] + (p.children(recursive=True) if children else [])
     total = 0
     for q in procs:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += q.memory_info().rss
-        except psutil.Error:
-            pass
     return total / 1e6
 
 
