@@ -175,6 +175,11 @@ def _metrics(svc: HttpService) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 BAD = b"id,n\n1,2\n2,3\n3,4\n4,x\n"
 
 
+def _settled(m: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> bool:
+    files = sum(v for (n, _), v in m.items() if n == "loader_files_total")
+    return files == 5 and m.get(("loader_queue_depth", (("route", "default"),))) == 0
+
+
 def test_metrics_parse_and_count_by_the_right_amounts(sqlite_db: Db, tmp_path: Path) -> None:
     root = tmp_path / "drop"
     with HttpService(sqlite_db, root, "--mode", "append", env={"LOADER_LOAD__SAMPLE_ROWS": "2"}) as svc:
@@ -186,8 +191,8 @@ def test_metrics_parse_and_count_by_the_right_amounts(sqlite_db: Db, tmp_path: P
         assert svc.upload("../no.csv", b"id\n1\n").status == 400
         outcomes = sorted(svc.poll(i)["status"] for i in ids)
         assert outcomes == ["duplicate", "failed", "loaded", "loaded", "loaded"]
-        wait_until(lambda: sum(v for (n, _), v in _metrics(svc).items() if n == "loader_files_total") == 5, 10,
-                   "the counters to catch up", svc)
+        wait_until(lambda: _settled(_metrics(svc)), 10, "the counters and the snapshot (0.5 s old at most) to catch up",
+                   svc)
         m = _metrics(svc)
     loaded = sum(v for (n, lab), v in m.items() if n == "loader_files_total" and ("status", "loaded") in lab)
     assert loaded == 3
