@@ -64,11 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     _add_service_flags(bp)
 
+    _add_pull_parser(sub, common)
+
     dp = sub.add_parser("detect", parents=[common], help="print the detected format and column types of a file")
     dp.add_argument("file")
     dp.add_argument("--json", action="store_true")
     _add_format_flags(dp)
     return p
+
+
+def _add_pull_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    pp = sub.add_parser("pull", parents=[common], help="copy a database query or table into <ref schema>.<table>")
+    which = pp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source", metavar="URL", help="postgresql://, sqlite:///, snowflake://, mssql+pyodbc:// "
+                       "or an ODBC string (a password here shows in `ps`: prefer --source-name)")
+    which.add_argument("--source-name", metavar="NAME", help="a [[sources]] entry of the config: run it now")
+    rows = pp.add_mutually_exclusive_group()
+    rows.add_argument("--query", help="a single SELECT to copy")
+    rows.add_argument("--source-table", metavar="SCHEMA.NAME", help="a source table, copied whole")
+    pp.add_argument("--table", help="target table (required with --source)")
+    pp.add_argument("--mode", choices=["fullload", "append", "merge"], help="fullload (default), append or merge")
+    pp.add_argument("--key", action="append", default=[], help="merge: a key column (repeat, or a,b)")
+    pp.add_argument("--incremental", metavar="COLUMN", help="read only rows above the last committed watermark")
+    pp.add_argument("--lookback", help="merge: re-read this far below the watermark (1h, 2d; a number for ids)")
+    pp.add_argument("--name", help="the run's name in tracking rows (its watermark is kept per name and table)")
+    pp.add_argument("--type", action="append", default=[], metavar="COLUMN=TYPE", help="pin a column's type")
+    pp.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _add_common_flags(p: argparse.ArgumentParser, defaults: argparse.Namespace | None) -> None:
@@ -118,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, flags={"database.url": args.db, **_service_flags(args)})
         commands = {"load": _cmd_load, "status": _cmd_status, "detect": _cmd_detect, "run": _cmd_run,
-                    "backfill": _cmd_backfill}
+                    "backfill": _cmd_backfill, "pull": _cmd_pull}
         return commands[args.command](args, settings)
     except LoaderError as e:
         print(f"loader: {e}", file=sys.stderr)
@@ -139,6 +160,8 @@ def _routes(args: argparse.Namespace, settings: Settings) -> list[RouteSettings]
         if args.mode:
             route.mode = args.mode
         return [route]
+    if not settings.routes and settings.sources:
+        return []  # only database sources to run
     if not settings.routes:
         raise ConfigError("no routes to watch: give --root DIR, or [[routes]] in conf/loader.toml "
                           f"(settings from {settings.source})")
@@ -174,6 +197,33 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     logs.setup("human" if settings.service.log_format == "auto" else settings.service.log_format, args.verbose)
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     return backfill(settings, args.dirs, route, progress=False if args.no_progress else None)
+
+
+def _cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
+    from .sources import CLI_ROUTE, PullRequest, pull, request_of
+
+    if args.source_name:
+        matches = [s for s in settings.sources if s.name == args.source_name]
+        if not matches:
+            raise ConfigError(f"no source named {args.source_name!r} in {settings.source}")
+        req = request_of(matches[0])
+    else:
+        req = PullRequest(source=args.source, table=args.table or "", name=args.name or CLI_ROUTE)
+    keys = tuple(k.strip() for item in args.key for k in item.split(",") if k.strip())
+    overrides = {"query": args.query, "source_table": args.source_table, "table": args.table, "mode": args.mode,
+                 "incremental": args.incremental, "lookback": args.lookback, "keys": keys or None}
+    req = dataclasses.replace(req, **{k: v for k, v in overrides.items() if v is not None},
+                              column_types=_read_options(_no_format(args), settings).column_types)
+    result = pull(req, settings)
+    if args.json:
+        print(json.dumps(result.__dict__ | {"rows_per_second": round(result.rows_per_second)}, default=str))
+    else:
+        _print_result(result, settings)
+    return result.exit_code
+
+
+def _no_format(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(type=args.type, delimiter=None, no_header=False)
 
 
 def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
