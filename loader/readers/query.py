@@ -220,7 +220,7 @@ def _guard(reader: pa.RecordBatchReader, stream: QueryStream) -> Iterator[pa.Rec
 def source_type(f: pa.Field) -> ColumnType:
     """The logical type of a source column, from its Arrow field (and the driver's metadata)."""
     typ = f.type
-    if isinstance(typ, pa.ExtensionType):
+    if isinstance(typ, pa.BaseExtensionType):
         name = getattr(typ, "type_name", "") or typ.extension_name
         if name == "numeric":
             return _numeric(f.metadata or {})
@@ -265,7 +265,7 @@ def sqlite_type(declared: str) -> ColumnType:
 def plain(arr: pa.Array) -> pa.Array:
     """Extension arrays (uuid, json, PostgreSQL's numeric-as-text) as plain Arrow the casts know."""
     typ = arr.type
-    if not isinstance(typ, pa.ExtensionType):
+    if not isinstance(typ, pa.BaseExtensionType):
         return arr
     if typ.extension_name == "arrow.uuid":
         return pa.array([None if v is None else str(uuid.UUID(bytes=v)) for v in arr.storage.to_pylist()],

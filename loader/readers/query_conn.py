@@ -8,7 +8,7 @@ record batches, so the reader above never branches on the database:
 | `postgresql://…` | ADBC PostgreSQL | `COPY (query) TO STDOUT (FORMAT binary)` decoded in C++ straight into Arrow |
 | `sqlite:///path` | ADBC SQLite | C into Arrow; opened read-only |
 | `snowflake://…` | ADBC Snowflake | Arrow result chunks as Snowflake sends them (no row conversion) |
-| `mssql+pyodbc://…`, `mssql://…` | mssql-python `arrow_reader` | Microsoft's driver, built in (no ODBC install), Arrow from its Rust core; arrow-odbc when it is missing |
+| `mssql+pyodbc://…`, `mssql://…` | mssql-python `arrow_reader` | Microsoft's, ODBC built in; else arrow-odbc |
 | `postgresql+pyodbc://…`, `Driver=…;…` | arrow-odbc | column-wise ODBC bulk fetch into Arrow buffers, any ODBC driver |
 
 Credentials stay inside the URL handed to the driver: messages name the source by its
@@ -129,7 +129,10 @@ def _odbc_string(url: str) -> str:
         return url
     from ..targets.pg_odbc import split_url
 
-    return split_url(url)[1]
+    # psqlODBC reports booleans as char unless told (BoolsAsChar), and text as LongVarChar cut at
+    # MaxLongVarcharSize (8190 by default): read them as bit and as text of any length. ODBC has no
+    # zoned timestamp: timestamptz arrives as the session's wall time, so the session is put in UTC.
+    return split_url(url)[1] + ";BoolsAsChar=0;MaxLongVarcharSize=1048576;ConnSettings={SET TIME ZONE 'UTC'}"
 
 
 def source_error(e: BaseException, label: str, connecting: bool = False) -> Exception:
