@@ -256,12 +256,14 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         target.ensure_ready()
         rows = target.tracker.recent_loads(args.limit)
         totals = target.tracker.summary(window_start)
+        sources = _source_status(settings, target)
     finally:
         target.close()
     roots = args.root or [r.root for r in settings.routes]
     folders_now = folder_summary(settings.routes if not args.root else [default_route(r) for r in roots])
     if args.json:
-        doc: object = {"folders": folders_now, "totals": totals, "recent": rows} if args.summary else rows
+        doc: object = ({"folders": folders_now, "totals": totals, "recent": rows, "sources": sources}
+                       if args.summary else rows)
         print(json.dumps(doc, default=str, indent=1))
         return EXIT_OK
     header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
@@ -274,7 +276,31 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths)) + "  " + line[-1])
     print()
     print_summary(folders_now, totals, 3600.0)
+    for src in sources:
+        print(f"source {src['name']} -> {src['table']}: last run {src['last_run'] or 'never'} "
+              f"{src['status'] or ''}, {src['rows'] or 0:,} rows, watermark {src['watermark'] or '-'}, "
+              f"next run {src['next_run'] or 'on demand'}")
     return EXIT_OK
+
+
+def _source_status(settings: Settings, target: Any) -> list[dict[str, object]]:
+    """Each [[sources]] entry: its last run, rows, watermark and next run (loader status)."""
+    from .readers.query import parse_watermark, value_text
+    from .schedule import make_schedule, next_run
+    from .service.sources import wall_now
+
+    out: list[dict[str, object]] = []
+    for src in settings.sources:
+        row = target.tracker.last_run(src.name) or {}
+        started = row.get("started_at")
+        last = dt.datetime.fromisoformat(str(started)).replace(tzinfo=dt.UTC) if started else None
+        mark = parse_watermark(row.get("watermark"))  # type: ignore[arg-type]
+        due = next_run(make_schedule(src.schedule, src.every), last, wall_now())
+        out.append({"name": src.name, "table": f"{src.schema or settings.schemas.ref}.{src.table}",
+                    "last_run": str(started)[:19] if started else None, "status": row.get("status"),
+                    "rows": row.get("rows_loaded"), "watermark": value_text(mark[2]) if mark else None,
+                    "next_run": due.isoformat(timespec="seconds") if due else None})
+    return out
 
 
 def _without_path(row: dict[str, object]) -> str:

@@ -90,7 +90,8 @@ def test_every_source_statement_parses(name: str) -> None:
     q = query_sql.check_query("select id, updated_at from crm.customers where active;")
     statements = [query_sql.table_query(d, "crm.customers"), query_sql.window(d, q, "updated_at", True, True),
                   query_sql.window(d, q, "updated_at", False, True), query_sql.bounds(d, q, "updated_at"),
-                  query_sql.empty(d, q), query_sql.window(d, q, None, False, False, query_sql.as_text(d, ["id"], ["id"]))]
+                  query_sql.empty(d, q),
+                  query_sql.window(d, q, None, False, False, query_sql.as_text(d, ["id"], ["id"]))]
     if name == "sqlite":
         statements += query_sql.probe_view(q)
     for sql in statements:
@@ -134,8 +135,8 @@ def test_source_types_map_exactly() -> None:
 
 
 def test_watermark_round_trips_through_its_json() -> None:
-    for typ, value in [("bigint", 42), ("date", dt.date(2026, 1, 2)), ("timestamp", dt.datetime(2026, 1, 2, 3, 4, 5, 6)),
-                       ("timestamptz", dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))]:
+    for typ, value in [("bigint", 42), ("date", dt.date(2026, 1, 2)),
+                       ("timestamp", dt.datetime(2026, 1, 2, 3, 4, 5, 6)), ("timestamptz", dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))]:
         col = Column("updated_at", ColumnType.parse(typ), "UpdatedAt")
         assert parse_watermark(watermark_json(col, value)) == ("UpdatedAt", ColumnType.parse(typ), value)
 
