@@ -136,7 +136,8 @@ def test_source_types_map_exactly() -> None:
 
 def test_watermark_round_trips_through_its_json() -> None:
     for typ, value in [("bigint", 42), ("date", dt.date(2026, 1, 2)),
-                       ("timestamp", dt.datetime(2026, 1, 2, 3, 4, 5, 6)), ("timestamptz", dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))]:
+                       ("timestamp", dt.datetime(2026, 1, 2, 3, 4, 5, 6)),
+                       ("timestamptz", dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))]:
         col = Column("updated_at", ColumnType.parse(typ), "UpdatedAt")
         assert parse_watermark(watermark_json(col, value)) == ("UpdatedAt", ColumnType.parse(typ), value)
 
