@@ -204,6 +204,15 @@ def test_an_unreachable_source_is_transient(sqlite_db: Db, tmp_path: Path) -> No
     assert result.status == "failed" and result.transient and result.exit_code == 75
 
 
+def test_sql_server_source_connects_through_mssql_python(sqlite_db: Db) -> None:
+    """No SQL Server here: the driver gets as far as the TCP connect, which is refused; transient, redacted."""
+    pytest.importorskip("mssql_python")
+    result = pull(PullRequest(source="mssql+pyodbc://sa:Hunter2pw@127.0.0.1:1/db", query="select 1 as x", table="t"),
+                  sqlite_db.settings())
+    assert result.exit_code == 75 and result.transient and "out of reach" in (result.error or "")
+    assert "Hunter2pw" not in (result.error or "") + str(sqlite_db.tracking())
+
+
 # -- kill -9 between read and publish -------------------------------------------------------------------------
 def _pull_process(target_url: str, source_url: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -142,8 +142,9 @@ def source_error(e: BaseException, label: str, connecting: bool = False) -> Exce
     lost = connecting or state[:2] in ("08", "57", "53", "40") or any(
         w in text.lower() for w in ("connection", "connect", "timeout", "server closed", "terminat"))
     if lost and not any(w in text.lower() for w in ("password", "authentication", "permission", "does not exist")):
-        return SourceUnavailableError(f"source {label}: {text}", Where(file=label), sqlstate=state or None)
-    return SourceQueryError(f"source {label}: {text}", Where(file=label), sqlstate=state or None)
+        return SourceUnavailableError(f"the source is out of reach: {text}", Where(file=label),
+                                      sqlstate=state or None)
+    return SourceQueryError(f"the source refused the query: {text}", Where(file=label), sqlstate=state or None)
 
 
 class AdbcConn:
@@ -211,7 +212,7 @@ class MssqlPythonConn:
         cur = self.conn.cursor()
         try:
             cur.execute(sql, *params)
-            return [tuple(r) for r in cur.fetchall()]
+            return [tuple(r) for r in cur.fetchall()] if cur.description else []
         finally:
             cur.close()
 
