@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=10_000_000)
     p.add_argument("--pg-url", help="a server to create the src and dst databases on (default: embedded)")
     p.add_argument("--no-odbc", action="store_true", help="skip the arrow-odbc path")
+    p.add_argument("--only", help="comma list of paths to run (default: all)")
     p.add_argument("--timeout", type=float, default=3600)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench_pull_") as tmp:
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace, server_url: str, work: Path) -> None:
     }
     if args.no_odbc:
         paths.pop("pull_odbc")
+    if args.only:
+        paths = {k: v for k, v in paths.items() if k in args.only.split(",")}
     for name, argv in paths.items():
         seconds, peak, code, _, err = measure.run_measured(argv, env, work, args.timeout)
         print(f"path={name} rows={args.rows} seconds={seconds:.2f} rows_per_s={args.rows / seconds:.0f} "

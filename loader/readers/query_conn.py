@@ -132,7 +132,10 @@ def _odbc_string(url: str) -> str:
     # psqlODBC reports booleans as char unless told (BoolsAsChar), and text as LongVarChar cut at
     # MaxLongVarcharSize (8190 by default): read them as bit and as text of any length. ODBC has no
     # zoned timestamp: timestamptz arrives as the session's wall time, so the session is put in UTC.
-    return split_url(url)[1] + ";BoolsAsChar=0;MaxLongVarcharSize=1048576;ConnSettings={SET TIME ZONE 'UTC'}"
+    # UseDeclareFetch: a cursor fetched 10,000 rows at a time; without it psqlODBC holds the whole
+    # result in memory (a 10M-row pull peaked at 4.8 GB RSS; with it, flat).
+    return split_url(url)[1] + (";BoolsAsChar=0;MaxLongVarcharSize=1048576;UseDeclareFetch=1;Fetch=10000;"
+                                "ConnSettings={SET TIME ZONE 'UTC'}")
 
 
 def source_error(e: BaseException, label: str, connecting: bool = False) -> Exception:
