@@ -42,6 +42,9 @@ class LoadSettings:
     table_wait_s: float = field(default=600.0, metadata={"doc": "wait for another load of the same table"})
     block_size: int = field(default=1 << 20, metadata={"doc": "bytes parsed per Arrow batch; bounds memory"})
     sample_rows: int = field(default=5000, metadata={"doc": "rows the detector samples"})
+    # PostgreSQL's own limit is 1,600 columns, SQL Server's 1,024 (30,000 sparse); 10,000 refuses a
+    # line of 2,000,000 commas (23.8 GB in detection before the cap) while leaving room for any real table
+    max_columns: int = field(default=10_000, metadata={"doc": "rows with more fields are refused (exit 65)"})
     sample_bytes: int = field(default=4 << 20, metadata={"doc": "bytes the detector samples"})
     bad_rows: str = field(default="reject_file", metadata={"doc": "reject_file: a bad row fails the file; "
                                                                    "reject_rows: bad rows go to rejects/"})
@@ -264,6 +267,8 @@ def _validate(s: Settings, env: dict[str, str | None] | None = None) -> None:
         fail("load.block_size", f"must be at least 65536 bytes, got {s.load.block_size}")
     if s.load.sample_rows < 1:
         fail("load.sample_rows", "must be >= 1")
+    if s.load.max_columns < 1:
+        fail("load.max_columns", "must be >= 1")
     if s.load.sample_bytes < 1024:
         fail("load.sample_bytes", "must be >= 1024")
     for key in ("load.table_wait_s", "database.lock_timeout_s"):

@@ -167,7 +167,8 @@ def sha256_of(source: Input) -> str:
 def _read_options(options: ReadOptions | None, settings: Settings) -> ReadOptions:
     """How much to sample and parse at once comes from the settings, what to pin from the caller."""
     return dataclasses.replace(options or ReadOptions(), sample_bytes=settings.load.sample_bytes,
-                               sample_rows=settings.load.sample_rows, block_size=settings.load.block_size)
+                               sample_rows=settings.load.sample_rows, block_size=settings.load.block_size,
+                               max_columns=settings.load.max_columns)
 
 
 def _table_name(req: LoadRequest) -> str:
@@ -257,6 +258,7 @@ def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: f
     rec = job.rec
     rec.read_seconds = time.perf_counter() - t0
     rec.rows_read, rec.rows_loaded, rec.rows_rejected = stream.rows, loaded, len(stream.rejects)
+    _note_stream(job, stream, detection)
     if detection.n_rows is not None and stream.rows != detection.n_rows:
         raise LoaderError(f"the detector counted {detection.n_rows} data rows but the reader read {stream.rows}; "
                           "nothing published (please report this file)")
@@ -265,6 +267,14 @@ def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: f
                           f"{stream.rows} were read; nothing published")
     _keep_rejects(job, stream)
     rec.resolve_sha256()
+
+
+def _note_stream(job: _Load, stream: Stream, detection: Detection) -> None:
+    """Notes the reader made while reading (ragged rows kept, NULs past the sample) join the tracking row's."""
+    notes = list(getattr(stream, "notes", []))
+    if notes:
+        log.info("%s: %s", job.req.path, "; ".join(notes))
+        job.rec.set_format(dataclasses.replace(detection, notes=[*detection.notes, *notes]).as_dict())
 
 
 def _keep_rejects(job: _Load, stream: Stream) -> None:

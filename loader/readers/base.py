@@ -80,10 +80,11 @@ class ReadOptions:
     escapechar: str | None = None
     has_header: bool | None = None
     column_types: dict[str, str] = field(default_factory=dict)  # by safe name or source name
-    # How much to read, not what: `load_file` sets these three from settings.load.
+    # How much to read, not what: `load_file` sets these from settings.load.
     sample_bytes: int = 4 * 1024 * 1024  # a few MB show the dialect and each column's usual values
     sample_rows: int = 5000
     block_size: int = 1 << 20  # bytes parsed per batch: bounds a worker's memory
+    max_columns: int = 10_000  # wider rows are refused before any per-column work (load.max_columns)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
