@@ -18,6 +18,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from . import redact
 from .coltypes import Mode
 from .errors import ConfigError, LoaderError
 from .naming import check_identifier
@@ -279,6 +280,7 @@ def _validate(s: Settings, env: dict[str, str | None] | None = None) -> None:
         fail("database.bulk_path", f"must be one of {', '.join(BULK_PATHS)}, got {s.database.bulk_path!r}")
     if not s.database.url:
         fail("database.url", "is empty")
+    check_url(s.database.url, s.origins.get("database.url", "defaults"))
     if s.load.bad_rows not in POLICIES:
         fail("load.bad_rows", f"must be one of {', '.join(POLICIES)}, got {s.load.bad_rows!r}")
     if s.load.type_mismatch not in TYPE_MISMATCH:
@@ -383,8 +385,17 @@ def check_route(route: RouteSettings) -> None:
 
 
 def redact_url(url: str) -> str:
-    """Passwords never reach logs: user:secret@host -> user:***@host, and PWD=…; in ODBC strings."""
-    url = re.sub(r"(://[^:/@]*:)[^?#]*@", r"\1***@", url)  # up to the last @: passwords may hold one
-    # odbc_connect= carries a URL-encoded ODBC string: PWD%3Dsecret%3B…
-    url = re.sub(r"(?i)((?:pwd|password)%3D)(%7B(?:%7D%7D|(?!%7D).)*%7D|.*?)(?=%3B|&|#|$)", r"\1***", url)
-    return re.sub(r"(?i)((?:pwd|password)=)(\{(?:[^}]|\}\})*\}|[^;&]*)", r"\1***", url)
+    """Passwords never reach logs: the URL rebuilt from its parsed parts (loader.redact), passwords as ***."""
+    return redact.redact_url(url)
+
+
+# URL schemes whose form is scheme://…; anything else after them is a typo that may hold a password
+_URL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+pyodbc", "mssql", "mssql+pyodbc")
+
+
+def check_url(url: str, origin: str) -> None:
+    """A mistyped URL (postgresql:user:pw@host/db) is refused here, before a driver quotes it in an error."""
+    scheme, sep, rest = url.partition(":")
+    if sep and scheme.lower() in _URL_SCHEMES and not rest.startswith("//"):
+        raise ConfigError(f"{origin}: database.url {redact_url(url)!r} is not a URL of the form "
+                          f"{scheme}://user:password@host:port/database (the '//' is missing)")

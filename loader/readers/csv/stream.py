@@ -22,7 +22,15 @@ from ..base import Detection, Input
 from .arrow import BLOCK_SIZE, open_csv, open_table, open_text
 from .dialect import csv_reader, reader
 from .layout import CsvSource
-from .locate import Lines, data_row_to_record, locate_arrow_error, locate_data_row, locate_rejects, record_at
+from .locate import (
+    Lines,
+    data_row_to_record,
+    locate_arrow_error,
+    locate_data_row,
+    locate_long_record,
+    locate_rejects,
+    record_at,
+)
 from .ragged import RaggedTally, fit_row
 
 MAX_BLOCK_SIZE = 256 << 20  # a row longer than this is refused rather than risking the memory budget
@@ -68,6 +76,8 @@ class CsvStream:
         try:
             yield from self._read()
         except pa.ArrowInvalid as e:
+            if self.error is None and "straddl" in str(e):  # names no row: find the long one
+                self.error = locate_long_record(self.csv, self.block_size)
             self.error = self.error or locate_arrow_error(self.csv, str(e))
             raise self.error from None
         except BadInputError as e:
