@@ -68,11 +68,32 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     _add_service_flags(bp)
 
+    _add_pull_parser(sub, common)
+
     dp = sub.add_parser("detect", parents=[common], help="print the detected format and column types of a file")
     dp.add_argument("file")
     dp.add_argument("--json", action="store_true")
     _add_format_flags(dp)
     return p
+
+
+def _add_pull_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    pp = sub.add_parser("pull", parents=[common], help="copy a database query or table into <ref schema>.<table>")
+    which = pp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source", metavar="URL", help="postgresql://, sqlite:///, snowflake://, mssql+pyodbc:// "
+                       "or an ODBC string (a password here shows in `ps`: prefer --source-name)")
+    which.add_argument("--source-name", metavar="NAME", help="a [[sources]] entry of the config: run it now")
+    rows = pp.add_mutually_exclusive_group()
+    rows.add_argument("--query", help="a single SELECT to copy")
+    rows.add_argument("--source-table", metavar="SCHEMA.NAME", help="a source table, copied whole")
+    pp.add_argument("--table", help="target table (required with --source)")
+    pp.add_argument("--mode", choices=["fullload", "append", "merge"], help="fullload (default), append or merge")
+    pp.add_argument("--key", action="append", default=[], help="merge: a key column (repeat, or a,b)")
+    pp.add_argument("--incremental", metavar="COLUMN", help="read only rows above the last committed watermark")
+    pp.add_argument("--lookback", help="merge: re-read this far below the watermark (1h, 2d; a number for ids)")
+    pp.add_argument("--name", help="the run's name in tracking rows (its watermark is kept per name and table)")
+    pp.add_argument("--type", action="append", default=[], metavar="COLUMN=TYPE", help="pin a column's type")
+    pp.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _add_common_flags(p: argparse.ArgumentParser, defaults: argparse.Namespace | None) -> None:
@@ -126,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, flags={"database.url": args.db, **_service_flags(args)})
         logs.hide(settings.database.url)
+        for secret in [getattr(args, "source", None) or "", *(src.url for src in settings.sources)]:
+            logs.hide(secret)  # database sources' passwords: never in a log line either
         commands = {"load": _cmd_load, "status": _cmd_status, "detect": _cmd_detect, "run": _cmd_run,
-                    "backfill": _cmd_backfill}
+                    "backfill": _cmd_backfill, "pull": _cmd_pull}
         return commands[args.command](args, settings)
     except LoaderError as e:
         _say(f"loader: {e}")
@@ -156,6 +179,8 @@ def _routes(args: argparse.Namespace, settings: Settings) -> list[RouteSettings]
         if args.mode:
             route.mode = args.mode
         return [route]
+    if not settings.routes and settings.sources:
+        return []  # only database sources to run
     if not settings.routes:
         raise ConfigError("no routes to watch: give --root DIR, or [[routes]] in conf/loader.toml "
                           f"(settings from {settings.source})")
@@ -191,6 +216,33 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     return backfill(settings, args.dirs, route, progress=False if args.no_progress else None)
 
 
+def _cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
+    from .sources import CLI_ROUTE, PullRequest, pull, request_of
+
+    if args.source_name:
+        matches = [s for s in settings.sources if s.name == args.source_name]
+        if not matches:
+            raise ConfigError(f"no source named {args.source_name!r} in {settings.source}")
+        req = request_of(matches[0])
+    else:
+        req = PullRequest(source=args.source, table=args.table or "", name=args.name or CLI_ROUTE)
+    keys = tuple(k.strip() for item in args.key for k in item.split(",") if k.strip())
+    overrides = {"query": args.query, "source_table": args.source_table, "table": args.table, "mode": args.mode,
+                 "incremental": args.incremental, "lookback": args.lookback, "keys": keys or None}
+    req = dataclasses.replace(req, **{k: v for k, v in overrides.items() if v is not None},
+                              column_types=_read_options(_no_format(args), settings).column_types)
+    result = pull(req, settings)
+    if args.json:
+        print(json.dumps(result.__dict__ | {"rows_per_second": round(result.rows_per_second)}, default=str))
+    else:
+        _print_result(result, settings)
+    return result.exit_code
+
+
+def _no_format(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(type=args.type, delimiter=None, no_header=False)
+
+
 def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     result = load_file(LoadRequest(args.file, args.table, args.mode, args.force), settings,
                        _read_options(args, settings))
@@ -223,12 +275,14 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         fail_dead_loads(target, settings.schemas.stage)  # a killed `loader load` shows as failed, not running
         rows = target.tracker.recent_loads(args.limit)
         totals = target.tracker.summary(window_start)
+        sources = _source_status(settings, target)
     finally:
         target.close()
     roots = args.root or [r.root for r in settings.routes]
     folders_now = folder_summary(settings.routes if not args.root else [default_route(r) for r in roots])
     if args.json:
-        doc: object = {"folders": folders_now, "totals": totals, "recent": rows} if args.summary else rows
+        doc: object = ({"folders": folders_now, "totals": totals, "recent": rows, "sources": sources}
+                       if args.summary else rows)
         print(json.dumps(doc, default=str, indent=1))
         return EXIT_OK
     header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
@@ -241,7 +295,31 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths)) + "  " + line[-1])
     print()
     print_summary(folders_now, totals, 3600.0)
+    for src in sources:
+        print(f"source {src['name']} -> {src['table']}: last run {src['last_run'] or 'never'} "
+              f"{src['status'] or ''}, {src['rows'] or 0:,} rows, watermark {src['watermark'] or '-'}, "
+              f"next run {src['next_run'] or 'on demand'}")
     return EXIT_OK
+
+
+def _source_status(settings: Settings, target: Any) -> list[dict[str, object]]:
+    """Each [[sources]] entry: its last run, rows, watermark and next run (loader status)."""
+    from .readers.query import parse_watermark, value_text
+    from .schedule import make_schedule, next_run
+    from .service.sources import wall_now
+
+    out: list[dict[str, object]] = []
+    for src in settings.sources:
+        row = target.tracker.last_run(src.name) or {}
+        started = row.get("started_at")
+        last = dt.datetime.fromisoformat(str(started)).replace(tzinfo=dt.UTC) if started else None
+        mark = parse_watermark(row.get("watermark"))  # type: ignore[arg-type]
+        due = next_run(make_schedule(src.schedule, src.every), last, wall_now())
+        out.append({"name": src.name, "table": f"{src.schema or settings.schemas.ref}.{src.table}",
+                    "last_run": str(started)[:19] if started else None, "status": row.get("status"),
+                    "rows": row.get("rows_loaded"), "watermark": value_text(mark[2]) if mark else None,
+                    "next_run": due.isoformat(timespec="seconds") if due else None})
+    return out
 
 
 def _without_path(row: dict[str, object]) -> str:

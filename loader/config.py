@@ -102,12 +102,32 @@ class RouteSettings:
 
 
 @dataclass
+class SourceSettings:
+    """One database source copied into a table on a schedule (`[[sources]]`; loader/sources.py)."""
+
+    name: str = field(default="", metadata={"doc": "source name: the tracking rows' route, `pull --source-name`"})
+    url_env: str = field(default="", metadata={"doc": "environment / .env variable holding the source URL"})
+    url: str = field(default="", metadata={"doc": "the source URL (from url_env; in TOML only without a password)"})
+    query: str = field(default="", metadata={"doc": "a single SELECT to copy; or"})
+    source_table: str = field(default="", metadata={"doc": "schema.name of a source table copied whole"})
+    table: str = field(default="", metadata={"doc": "target table (in schema, default schemas.ref)"})
+    schema: str = field(default="", metadata={"doc": "target schema; empty = schemas.ref"})
+    mode: str = field(default="fullload", metadata={"doc": "fullload | append | merge"})
+    key: list[str] = field(default_factory=list, metadata={"doc": "merge: the key columns"})
+    incremental: str = field(default="", metadata={"doc": "watermark column: read only rows above the last one"})
+    lookback: str = field(default="", metadata={"doc": "merge: re-read this far below the watermark (1h, 1000)"})
+    schedule: str = field(default="", metadata={"doc": "cron expression in host local time, e.g. '0 2 * * *'"})
+    every: str = field(default="", metadata={"doc": "or an interval: 30s, 15m, 1h"})
+
+
+@dataclass
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     load: LoadSettings = field(default_factory=LoadSettings)
     schemas: SchemaSettings = field(default_factory=SchemaSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     routes: list[RouteSettings] = field(default_factory=list)
+    sources: list[SourceSettings] = field(default_factory=list)
     source: str = "defaults"  # where the settings came from, for messages
     origins: dict[str, str] = field(default_factory=dict)  # "load.backups_keep" -> file, variable or flag
 
@@ -128,7 +148,7 @@ def load_settings(config_path: str | None = None, flags: dict[str, Any] | None =
         if value is not None:
             section, _, name = dotted.partition(".")
             _apply(settings, {section: {name: value}}, f"--{name.replace('_', '-')}")
-    _validate(settings)
+    _validate(settings, env)
     return settings
 
 
@@ -155,6 +175,10 @@ def _env_values(env: dict[str, str | None]) -> list[tuple[str, str, str, str]]:
 def _apply(settings: Settings, data: dict[str, Any], source: str) -> None:
     sections = {f.name for f in dataclasses.fields(settings) if f.name not in ("source", "origins")}
     for section, values in data.items():
+        if section == "sources":
+            settings.sources = _sources(values, source)
+            settings.origins["sources"] = source
+            continue
         if section == "routes":
             settings.routes = _routes(values, source)
             settings.origins["routes"] = source
@@ -196,6 +220,29 @@ def _routes(values: Any, source: str) -> list[RouteSettings]:
     return routes
 
 
+def _sources(values: Any, source: str) -> list[SourceSettings]:
+    """[[sources]] tables in TOML; each key checked like any other section's."""
+    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+        raise ConfigError(f"{source}: sources must be written as [[sources]] tables")
+    known = {f.name: f for f in dataclasses.fields(SourceSettings)}
+    out = []
+    for i, table in enumerate(values, start=1):
+        src = SourceSettings(name=str(table.get("name", f"source{i}")))
+        for key, value in table.items():
+            where = f"sources[{i}].{key}"
+            if key not in known:
+                raise ConfigError(f"{source}: unknown key {where}; expected one of {sorted(known)}")
+            if key == "key":
+                value = [value] if isinstance(value, str) else value
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(f"{source}: {where} must be a column name or a list of them")
+                src.key = value
+            else:
+                setattr(src, key, _coerce(value, known[key].type, where, source))
+        out.append(src)
+    return out
+
+
 def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
     kind = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
     try:
@@ -217,7 +264,7 @@ def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
         raise ConfigError(f"{source}: {key} must be {kind}, got {value!r}") from None
 
 
-def _validate(s: Settings) -> None:
+def _validate(s: Settings, env: dict[str, str | None] | None = None) -> None:
     def fail(key: str, problem: str) -> None:
         raise ConfigError(f"{s.origins.get(key, 'defaults')}: {key} {problem}")
 
@@ -247,6 +294,7 @@ def _validate(s: Settings) -> None:
     parse_max_rejects(s.load.max_rejects, f"{s.origins.get('load.max_rejects', 'defaults')}: load.max_rejects")
     _validate_service(s, fail)
     _validate_routes(s)
+    _validate_sources(s, env or {})
     for f in dataclasses.fields(s.schemas):
         try:
             check_identifier(getattr(s.schemas, f.name), f"schemas.{f.name}")
@@ -329,6 +377,31 @@ def _validate_routes(s: Settings) -> None:
         if route.name in names:
             raise ConfigError(f"{source}: routes[{i}].name {route.name!r} is used twice")
         names.add(route.name)
+
+
+def _validate_sources(s: Settings, env: dict[str, str | None]) -> None:
+    """Each source checked once at start; its URL taken from url_env. The message never holds a URL."""
+    from .sources import check_source
+
+    origin = s.origins.get("sources", "defaults")
+    names: set[str] = set()
+    for i, src in enumerate(s.sources, start=1):
+        if src.url_env:
+            value = env.get(src.url_env)
+            if not value:
+                raise ConfigError(f"{origin}: sources[{i}] ({src.name}): url_env {src.url_env} is not set in the "
+                                  "environment or .env")
+            src.url = value
+        elif re.search(r"(?i)://[^/@]*:[^/@]+@|pwd=", src.url):
+            raise ConfigError(f"{origin}: sources[{i}] ({src.name}): the url holds a password; put it in the "
+                              "environment or .env and name the variable with url_env")
+        try:
+            check_source(src)
+        except LoaderError as e:
+            raise ConfigError(f"{origin}: sources[{i}] ({src.name}): {e.reason}") from None
+        if src.name in names:
+            raise ConfigError(f"{origin}: sources[{i}].name {src.name!r} is used twice")
+        names.add(src.name)
 
 
 def check_route(route: RouteSettings) -> None:

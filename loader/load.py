@@ -17,7 +17,9 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from . import filenames, naming, reconcile, targets
 from .coltypes import Mode, Status
@@ -50,6 +52,7 @@ class LoadRequest:
     force: bool = False  # append even if this content was appended before
     route: str = "cli"
     rejects_dir: str | None = None  # where <name>.rejects.csv goes (a route's rejects/)
+    keys: tuple[str, ...] = ()  # merge: the key columns rows are upserted on
 
 
 @dataclass
@@ -167,6 +170,43 @@ def _reconcile_table(target: Target, settings: Settings, rec: LoadRecord) -> Non
         log.warning("could not reconcile earlier loads of %s.%s: %s", rec.schema_name, rec.table_name, e)
 
 
+class _NoFile:
+    """A database source has no descriptor that could change under it: its window is fixed by the query."""
+
+    def changed(self) -> str:
+        return ""
+
+
+def load_source(req: LoadRequest, settings: Settings, source: Input, options: ReadOptions,
+                prepare: Callable[[Target, LoadRecord], None]) -> LoadResult:
+    """A database source (loader/sources.py): no file to find or hash. `prepare` runs under the table
+    lock before the read, where the source's last committed watermark is read."""
+    started = time.perf_counter()
+    rec: LoadRecord | None = None
+    target: Target | None = None
+    try:
+        table = naming.check_identifier(req.table or "", "table name")
+        target = open_target(settings)
+        target.ensure_ready()
+        rec = LoadRecord(file_path=source.path, schema_name=settings.schemas.ref, table_name=table,
+                         mode=Mode(req.mode), route=req.route, size_bytes=0)
+        target.tracker.record_start(rec)
+        with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
+            prepare(target, rec)
+            _load_locked(dataclasses.replace(req, force=True), settings, target, rec, source, options,
+                         cast(Opened, _NoFile()))
+        return _result(req, rec, EXIT_OK, started)
+    except LoaderError as e:
+        return _failed(req, rec, target, e, started)
+    except Exception as e:  # a bug must still leave a record and never kill the caller
+        log.exception("unexpected error pulling %s", req.path)
+        return _failed(req, rec, target, LoaderError(f"internal error: {type(e).__name__}: {e}"), started)
+    finally:
+        if target is not None:
+            with contextlib.suppress(Exception):
+                target.close()
+
+
 _HASHER = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sha256")
 
 
@@ -230,8 +270,9 @@ def _refuse_duplicate(req: LoadRequest, target: Target, rec: LoadRecord, shown: 
 def _plan(job: _Load) -> LoadPlan:
     rec = job.rec
     existing = job.target.existing_columns(rec.schema_name, rec.table_name) if job.req.mode == Mode.APPEND else None
-    return plan_load(Mode(job.req.mode), rec.table_name, job.settings, job.detection, existing, load_id=rec.load_id,
+    plan = plan_load(Mode(job.req.mode), rec.table_name, job.settings, job.detection, existing, load_id=rec.load_id,
                      direct_append=job.target.capabilities.direct_append, now=dt.datetime.now(dt.UTC))
+    return dataclasses.replace(plan, keys=job.req.keys) if job.req.keys else plan
 
 
 def _drop_stage(target: Target, schema: str, stage: str) -> None:

@@ -26,6 +26,8 @@ TRACKING_COLUMNS: list[tuple[str, str]] = [
     ("started_at", "timestamp"), ("finished_at", "timestamp"), ("read_seconds", "float"),
     ("seconds", "float"), ("host", "text"), ("pid", "bigint"), ("error", "text"),
     ("error_line", "bigint"), ("error_column", "text"), ("rejects_file", "text"),
+    # a database source's committed high-water mark (JSON: column, type, value); loader/sources.py
+    ("watermark", "text"),
 ]
 TRACKING_TABLE = "loader_files"
 
@@ -64,6 +66,7 @@ class LoadRecord:
     error_line: int | None = None
     error_column: str | None = None
     rejects_file: str | None = None
+    watermark: str | None = None
 
     sha256_pending: Future[str] | None = field(default=None, repr=False, compare=False)
 

@@ -11,6 +11,7 @@ from . import compressed as _compressed  # noqa: F401
 from . import excel as _excel  # noqa: F401
 from . import jsonl as _jsonl  # noqa: F401
 from . import parquet as _parquet  # noqa: F401
+from . import query as _query  # noqa: F401
 from . import xml as _xml  # noqa: F401
 from .base import register
 from .csv.reader import SUFFIXES as CSV_SUFFIXES

@@ -91,16 +91,22 @@ def build_snapshot(sup: Any, now: float) -> Snapshot:
     queued: dict[str, list[float]] = {r.name: [] for r in sup.routes}
     for queue in sup.sched.queues.values():
         for item in queue:
-            queued.setdefault(item.payload.route.name, []).append(item.arrival)
+            queued.setdefault(_route_of(item.payload), []).append(item.arrival)
     running: dict[str, int] = {}
     for item in sup.sched.running.values():
-        running[item.payload.route.name] = running.get(item.payload.route.name, 0) + 1
+        running[_route_of(item.payload)] = running.get(_route_of(item.payload), 0) + 1
     routes = tuple(RouteState(r.name, r.root, len(queued[r.name]), running.get(r.name, 0),
                               round(now - min(queued[r.name]), 1) if queued[r.name] else None)
                    for r in sup.routes)
     return Snapshot(time.time(), routes, sup.settings.service.workers, len(sup.sched.running),
                     tuple(sup.pool.pids()), now < sup.sched.paused_until or sup.sched.db_failures > 0,
                     bool(sup.stop_requested), sup.uploads.waiting_count())
+
+
+def _route_of(payload: Any) -> str:
+    """A file's route; a database source's run (no route) counts under its own name."""
+    route = getattr(payload, "route", None)
+    return str(route.name) if route is not None else str(payload.name)
 
 
 class Notifier:

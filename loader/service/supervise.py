@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .. import routes
 from ..coltypes import Action
@@ -33,6 +33,7 @@ from .governor import Governor
 from .live import Live
 from .pool import Finished, InlinePool, ProcessPool
 from .scheduler import Item, RetryPolicy, Scheduler, Step
+from .sources import Pull, PullJob, SourceTimer, last_starts, pull_item, wall_now
 from .tally import Tally
 from .uploads import Registry
 from .work import Job, Outcome, error_details, fail_claim, route_settings
@@ -60,12 +61,13 @@ class File:
 
 class Supervisor:
     def __init__(self, settings: Settings, route_list: list[RouteSettings], once: bool = False):
-        if not route_list:
-            raise LoaderError("no routes: give --root DIR or [[routes]] in the config file")
+        if not route_list and not settings.sources:
+            raise LoaderError("no routes: give --root DIR, [[routes]] or [[sources]] in the config file")
         self.settings, self.routes, self.once = settings, route_list, once
         svc = settings.service
         self.inbox = watch.Inbox(route_list, svc.stable_s, svc.poll_s)
-        self.sched: Scheduler[File] = Scheduler(RetryPolicy(svc.retry_max, svc.retry_base_s, svc.retry_cap_s))
+        self.timer = SourceTimer(settings.sources, once)  # database sources due on their schedules
+        self.sched: Scheduler[File | Pull] = Scheduler(RetryPolicy(svc.retry_max, svc.retry_base_s, svc.retry_cap_s))
         self.tally = Tally()
         self.governor = Governor.of(svc)
         self.wake = watch.Waker()
@@ -90,7 +92,7 @@ class Supervisor:
             from .http import serve
 
             self.http = serve(self.settings, self.routes, self)
-        if self.settings.service.events and not self.once:
+        if self.settings.service.events and not self.once and self.routes:
             self.events = watch.EventWaker([os.path.join(r.root, folders.INBOX) for r in self.routes], self.wake)
             self.events.start()
         svc = self.settings.service
@@ -128,6 +130,7 @@ class Supervisor:
     def _recover(self) -> None:
         """Dead loads failed first, then the claimed files go back to work, in claim order."""
         recovery.reconcile_at_start(self.settings)
+        self.timer.start(last_starts(self.settings), wall_now())  # a missed run runs once, now
         now = time.monotonic()
         for route, path in recovery.claimed_files(self.routes):
             self._enqueue(route, path.name, now, claimed=path)
@@ -162,6 +165,7 @@ class Supervisor:
                 self.uploads.deliver_waiting()
                 self._scan(time.monotonic())
                 self.live.scanned()
+            self._queue_sources(time.monotonic())
             self._dispatch(time.monotonic())
             code = self._once_done(scanned)
             if code is not None:
@@ -209,6 +213,12 @@ class Supervisor:
             if self._enqueue(route, name, now):
                 self.inbox.known.add(path)
 
+    def _queue_sources(self, now: float) -> None:
+        """Sources whose time has come join their table's queue, behind the files already in it."""
+        for src in self.timer.due(wall_now()):
+            item = pull_item(src, self.settings.schemas.ref)
+            self.sched.add((item.dest.schema, item.dest.table), item, now)
+
     def _enqueue(self, route: RouteSettings, name: str, now: float, claimed: Path | None = None) -> bool:
         try:
             dest = routes.destination(route, name, self.settings.schemas.ref)
@@ -243,12 +253,15 @@ class Supervisor:
                 continue
             log.debug("start %s -> %s (%s)", item.payload.name, item.payload.table, item.payload.dest.mode,
                       extra=fields(file=item.payload.name, table=item.payload.table, stage="start"))
-            self.pool.submit(worker, self._job(item))
+            self.pool.submit(worker, self._work(item))
             if isinstance(self.pool, InlinePool):
                 return  # inline: run it now, then look again
 
-    def _claim(self, item: Item[File]) -> bool:
+    def _claim(self, item: Item[File | Pull]) -> bool:
         f = item.payload
+        if isinstance(f, Pull):  # nothing to claim: the table's queue already serialises it
+            f.started = f.started or wall_now()
+            return True
         if f.claimed is None:
             self.inbox.known.discard(os.path.join(f.route.root, folders.INBOX, f.name))
             f.claimed = self._try_claim(f.route, f.name)
@@ -271,8 +284,16 @@ class Supervisor:
                       extra=fields(file=name, stage="claim"))
             return None
 
-    def _job(self, item: Item[File]) -> Job:
+    def _work(self, item: Item[File | Pull]) -> Job:
+        """A file's Job, or a source's PullJob: the pool only needs .key and work.process to run it."""
         f = item.payload
+        if isinstance(f, Pull):
+            return cast(Job, PullJob(f.source, f.dest.schema, f.dest.table, self.settings, attempt=item.attempt,
+                                     last_try=self.sched.last_try(item)))
+        return self._job(item)
+
+    def _job(self, item: Item[File | Pull]) -> Job:
+        f = cast(File, item.payload)
         return Job(str(f.claimed), f.route.root, f.route.name, f.dest.schema, f.dest.table, f.dest.mode,
                    self.settings, attempt=item.attempt, last_try=self.sched.last_try(item),
                    recovered=item.recovered, bad_rows=f.route.bad_rows, max_rejects=f.route.max_rejects)
@@ -284,7 +305,9 @@ class Supervisor:
         step, delay = self.sched.settle(item, out.action if out else None, time.monotonic())
         f = item.payload
         reason = (out.reason if out else None) or done.reason or "transient failure"
-        if step is Step.DONE and out is not None:
+        if isinstance(f, Pull) and step in (Step.DONE, Step.GIVE_UP):
+            self._pull_done(f, out, reason)
+        elif step is Step.DONE and out is not None:
             self._count(f, out)
             if self.once:
                 self.wake.set()  # look once more now rather than at the next poll
@@ -297,7 +320,15 @@ class Supervisor:
         elif step is Step.GIVE_UP:
             self._give_up(item, reason)
 
-    def _give_up(self, item: Item[File], reason: str) -> None:
+    def _pull_done(self, f: Pull, out: Outcome | None, reason: str) -> None:
+        """A source's run ended (or its retries did): book it and schedule the next run."""
+        self._count(f, out or Outcome(f.name, Action.FAILED, reason=reason))
+        self.timer.done(f.source, f.started, wall_now())
+        f.started = None
+        if self.once:
+            self.wake.set()
+
+    def _give_up(self, item: Item[File | Pull], reason: str) -> None:
         """Attempts exhausted: fail the claim (or archive it, if its load did commit before dying)."""
         f = item.payload
         if f.claimed is not None and os.path.lexists(f.claimed):
@@ -313,11 +344,12 @@ class Supervisor:
             reason = out.reason or reason
         self._log_retry(item, self.sched.retry_later(item, time.monotonic()), reason)
 
-    def _count(self, f: File, out: Outcome) -> None:
+    def _count(self, f: File | Pull, out: Outcome) -> None:
+        """Book and log a file's (or a source run's) end; the metrics count it under its route (or source)."""
         self.tally.count(f.name, f.table, out)
-        self.live.outcome(f.route.name, f.table, out)
+        self.live.outcome(f.route.name if isinstance(f, File) else f.name, f.table, out)
 
-    def _log_retry(self, item: Item[File], delay: float, reason: str) -> None:
+    def _log_retry(self, item: Item[File | Pull], delay: float, reason: str) -> None:
         log.warning("retrying %s in %.1fs (attempt %d): %s", item.payload.name, delay, item.attempt + 1, reason,
                     extra=fields(file=item.payload.name, stage=Action.RETRY))
 
@@ -345,10 +377,10 @@ class Supervisor:
             return EXIT_OK
         return EXIT_TEMPFAIL
 
-    def _give_back(self, f: File) -> bool:
+    def _give_back(self, f: File | Pull) -> bool:
         """True when the file's load was cut short (back to inbox/, or left for the next start)."""
-        if f.claimed is None or not os.path.lexists(f.claimed):
-            return False
+        if isinstance(f, Pull) or f.claimed is None or not os.path.lexists(f.claimed):
+            return False  # a source's run rolled back: nothing to put back
         return recovery.give_back(route_settings(self.settings, f.dest.schema), f.route.root, f.claimed)
 
 

@@ -82,6 +82,10 @@ def rejects_dir(root: str, path: Path) -> str:
 
 def process(job: Job) -> Outcome:
     logs.hide(job.settings.database.url)  # a worker process: its log lines never show the password either
+    run = getattr(job, "run", None)  # a database source's job (service/sources.py) runs itself
+    if run is not None:
+        logs.hide(job.source.url)  # type: ignore[attr-defined]
+        return run()  # type: ignore[no-any-return]
     try:
         return _in_place(job) if job.in_place else _claimed(job)
     except Exception as e:  # a bug must not kill the worker; the file waits in processing/ for a person

@@ -58,6 +58,16 @@ class Tracker:
         """'loading' -> 'failed' with the reason (the process that wrote it is gone); False if not loading."""
         return self.session.execute(self.sql.interrupted, (reason, self.adapt(now()), load_id)) > 0
 
+    def last_watermark(self, route: str, schema: str, table: str) -> str | None:
+        """The watermark committed with the newest loaded run of a source into schema.table (its JSON)."""
+        rows = self.session.query(self.sql.watermark, (route, schema, table))
+        return str(rows[0][0]) if rows else None
+
+    def last_run(self, route: str) -> dict[str, object] | None:
+        """A source's newest tracking row (status, rows, watermark), for `loader status`."""
+        rows = self.session.dicts(self.sql.last_run, (route,))
+        return rows[0] if rows else None
+
     def summary(self, since: dt.datetime) -> list[dict[str, object]]:
         """Per status: files and rows in total and since `since` (loader status)."""
         rows = self.session.query(self.sql.summary, (self.adapt(since),) * 3)

@@ -36,11 +36,13 @@ class TrackingSql:
     unfinished: str  # none
     interrupted: str  # reason, finished_at, load_id
     summary: str  # window start, three times
+    watermark: str  # route, schema, table: the newest committed watermark first
+    last_run: str  # route: its newest row (a database source's last run)
     queries: QuerySql | None = None  # what the HTTP interface reads (tracking_sql always sets it)
 
     def all(self) -> list[str]:
         return [self.insert, self.update, self.duplicate, self.recent, self.loads_of_file, self.unfinished,
-                self.interrupted, self.summary]
+                self.interrupted, self.summary, self.watermark, self.last_run]
 
 
 def tracking_sql(track: str, f: Flavor) -> TrackingSql:
@@ -58,8 +60,19 @@ def tracking_sql(track: str, f: Flavor) -> TrackingSql:
         interrupted=(f"UPDATE {track} SET status = 'failed', error = {f.mark}, finished_at = {f.mark}, "
                      f"rows_loaded = 0, rows_rejected = rows_read WHERE load_id = {f.mark} AND status = 'loading'"),
         summary=_summary(track, f.mark),
+        watermark=_watermark(track, f),
+        last_run=(f"SELECT {f.top.replace(f.mark, '1')}* FROM {track} WHERE route = {f.mark} "
+                  f"ORDER BY started_at DESC{f.limit.replace(f.mark, '1')}"),
         queries=query_sql(track, f),
     )
+
+
+def _watermark(track: str, f: Flavor) -> str:
+    """Only a loaded row counts: a run that crashed or failed never moved the watermark."""
+    m, one = f.mark, f.top.replace(f.mark, "1")
+    return (f"SELECT {one}watermark FROM {track} WHERE route = {m} AND schema_name = {m} AND table_name = {m} "
+            f"AND status = 'loaded' AND watermark IS NOT NULL "
+            f"ORDER BY finished_at DESC, started_at DESC{f.limit.replace(m, '1')}")
 
 
 def _duplicate(track: str, f: Flavor) -> str:
