@@ -143,6 +143,12 @@ class TableBusyError(DatabaseError, TransientError):
     exit_code = EXIT_TEMPFAIL
 
 
+class FastPathMismatch(LoaderError):
+    """A fast path met something it cannot load exactly as the plain path would (a value the
+    loader refuses, a count that differs): the load runs the plain path instead, which handles or
+    reports it. Never reaches a user unless a fast path is used without that fallback (a bug)."""
+
+
 class LoadInterrupted(TransientError):
     """A signal or a cancel stopped the load; it rolled back and may run again (exit 130)."""
 
