@@ -255,6 +255,7 @@ def _fast_path(job: _Load, plan: LoadPlan, stream: Stream, detection: Detection)
     if not job.target.capabilities.raw_csv or raw_of is None or (raw := raw_of()) is None:
         return False
     target = cast(RawCsvTarget, job.target)
+    log.debug("%s: raw CSV COPY (the server parses the file's own bytes)", job.req.path)
     t0 = time.perf_counter()
     try:
         if plan.direct:

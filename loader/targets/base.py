@@ -144,9 +144,10 @@ class RawChunks(Protocol):
     format: Any  # CopyFormat: columns, delimiter, quote, force_null
     rows: int  # data rows handed out so far
     sha256: str  # of the whole input, once the chunks are exhausted
+    path: str  # the input's name in messages
 
     def chunks(self) -> Iterator[Any]:
-        """Chunk(data, first_row, rows), each already validated with the load's types."""
+        """Chunk(data, first_row, rows, first_line), each already validated with the load's types."""
 
     @property
     def size(self) -> int:

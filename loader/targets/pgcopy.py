@@ -8,7 +8,7 @@ take the next chunk as they free up, so N backends parse at once. Measured on 2 
 
 A refused row is named by its stream: PostgreSQL's "COPY t, line N" counts the records of that
 connection's COPY, which spans the chunks it took; each stream remembers where its chunks start
-in the file, so line N becomes the file's data row and then its physical line.
+in the file, so line N (physical lines, in CSV mode) becomes the file's own line.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError
+from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, Where
 from ..readers import ahead
 import pyarrow as pa
 
@@ -80,19 +80,28 @@ def tuned_connect(connect: Callable[[], Any]) -> Any:
 
 @dataclass
 class _Sent:
-    """Where one stream's chunks start: in its own COPY (records) and in the file (data rows)."""
+    """Where one stream's pieces start: in its own COPY (its "line N") and in the file.
 
-    starts: list[tuple[int, int]] = field(default_factory=list)  # (records before, file data rows before)
-    records: int = 0
+    Binary COPY counts rows, so a piece is (rows before in the stream, file data rows before);
+    CSV COPY counts physical lines, so a raw chunk is (lines before in the stream, its first line).
+    """
 
-    def add(self, first_row: int, rows: int) -> None:
-        self.starts.append((self.records, first_row))
-        self.records += rows
+    starts: list[tuple[int, int]] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, first: int, n: int) -> None:
+        self.starts.append((self.count, first))
+        self.count += n
 
     def data_row(self, line: int) -> int:
-        """COPY's 1-based record number in this stream -> the file's 1-based data row."""
+        """COPY's 1-based row in this stream -> the file's 1-based data row."""
         before, first = next(((b, f) for b, f in reversed(self.starts) if b < line), (0, 0))
         return first + line - before
+
+    def file_line(self, line: int) -> int:
+        """COPY's 1-based physical line in this stream -> the file's physical line."""
+        before, first = next(((b, f) for b, f in reversed(self.starts) if b < line), (0, 1))
+        return first + line - before - 1
 
 
 class _Shared:
@@ -112,12 +121,12 @@ class _Stopped(Exception):
     """Another stream failed: this one aborts its COPY (psycopg sends CopyFail)."""
 
 
-def copy_chunks(conns: Sequence[Any], statement: str, chunks: Iterator[Any], locate: RowLocator,
+def copy_chunks(conns: Sequence[Any], statement: str, chunks: Iterator[Any], file: str,
                 map_error: Callable[[BaseException], LoaderError]) -> int:
     """COPY every chunk over the connections, each taking the next free one; the rows COPY reported.
 
     Errors of any stream stop the others and surface here, the first one first; a refused row is
-    located in the file (`locate`, from the file's data row).
+    named by the file's physical line and the column.
     """
     ahead_chunks = ahead.readahead(chunks, CHUNKS_AHEAD)
     shared = _Shared(ahead_chunks)
@@ -126,7 +135,7 @@ def copy_chunks(conns: Sequence[Any], statement: str, chunks: Iterator[Any], loc
 
     def stream(i: int) -> None:
         try:
-            results[i] = _copy_stream(conns[i], statement, shared, locate, map_error)
+            results[i] = _copy_stream(conns[i], statement, shared, file, map_error)
         except _Stopped:
             pass
         except BaseException as e:
@@ -147,7 +156,7 @@ def copy_chunks(conns: Sequence[Any], statement: str, chunks: Iterator[Any], loc
     return sum(results)
 
 
-def _copy_stream(conn: Any, statement: str, shared: _Shared, locate: RowLocator,
+def _copy_stream(conn: Any, statement: str, shared: _Shared, file: str,
                  map_error: Callable[[BaseException], LoaderError]) -> int:
     import psycopg
 
@@ -156,14 +165,14 @@ def _copy_stream(conn: Any, statement: str, shared: _Shared, locate: RowLocator,
         with conn.cursor() as cur:
             with cur.copy(statement) as copy:
                 while (chunk := shared.next()) is not None:
+                    sent.add(chunk.first_line, chunk.lines)
                     copy.write(chunk.data)
-                    sent.add(chunk.first_row, chunk.rows)
             return int(cur.rowcount)
     except psycopg.Error as e:
-        raise copy_error(e, sent, locate, map_error) from None
+        raise copy_error(e, sent, file, map_error) from None
 
 
-def copy_error(e: Any, sent: _Sent, locate: RowLocator, map_error: Callable[[BaseException], LoaderError]) -> LoaderError:
+def copy_error(e: Any, sent: _Sent, file: str, map_error: Callable[[BaseException], LoaderError]) -> LoaderError:
     """A refused row as the file's line and column; any other failure as the database's."""
     error = map_error(e)
     diag = getattr(e, "diag", None)
@@ -171,8 +180,8 @@ def copy_error(e: Any, sent: _Sent, locate: RowLocator, map_error: Callable[[Bas
     m = _COPY_CONTEXT.search(context)
     if isinstance(error, DatabaseRefusedError) and m:
         primary = (getattr(diag, "message_primary", None) or str(e)).strip()
-        located = locate(sent.data_row(int(m.group(1))), m.group(2), f"PostgreSQL refused the value: {primary}")
-        return DatabaseRefusedError(located.reason, located.where, sqlstate=error.sqlstate)
+        where = Where(file=file, line=sent.file_line(int(m.group(1))), column=m.group(2))
+        return DatabaseRefusedError(f"PostgreSQL refused the value: {primary}", where, sqlstate=error.sqlstate)
     if isinstance(error, DatabaseUnavailableError):
         return DatabaseUnavailableError(f"PostgreSQL connection failed during COPY: {error.reason}",
                                         sqlstate=error.sqlstate)

@@ -115,8 +115,11 @@ class PostgresTarget:
     # COPY into ref.T in one transaction; raw CSV chunks parsed by the server where that is exact
     capabilities = Capabilities(name="PostgreSQL", direct_append=True, raw_csv=True)
 
-    def __init__(self, url: str, schemas: dict[str, str], lock_timeout_s: float = 30.0):
+    def __init__(self, url: str, schemas: dict[str, str], lock_timeout_s: float = 30.0, raw_copy: bool = True):
         import psycopg
+
+        if not raw_copy:
+            self.capabilities = Capabilities(name="PostgreSQL", direct_append=True)
 
         self.url, self.schemas, self.lock_timeout_s = url, schemas, lock_timeout_s
         try:
@@ -258,7 +261,7 @@ class PostgresTarget:
 
     def _raw_copy(self, conns: list[Any], statement: str, raw: RawChunks, locate: RowLocator) -> int:
         try:
-            return pgcopy.copy_chunks(conns, statement, raw.chunks(), locate, map_error)
+            return pgcopy.copy_chunks(conns, statement, raw.chunks(), raw.path, map_error)
         except DatabaseRefusedError as e:  # pyarrow accepted what the server refused: let the plain path decide
             raise FastPathMismatch(f"COPY refused a row pyarrow accepted: {e}") from None
         except BaseException:
@@ -396,5 +399,5 @@ def _first_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def connect(url: str, schemas: dict[str, str], lock_timeout_s: float) -> PostgresTarget:
-    return PostgresTarget(url, schemas, lock_timeout_s)
+def connect(url: str, schemas: dict[str, str], lock_timeout_s: float, raw_copy: bool = True) -> PostgresTarget:
+    return PostgresTarget(url, schemas, lock_timeout_s, raw_copy)

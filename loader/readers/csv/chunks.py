@@ -57,6 +57,12 @@ class Chunk:
     data: bytes
     first_row: int  # data rows before this chunk (0-based)
     rows: int  # data rows in it, as pyarrow counted them
+    first_line: int  # the file's physical line (1-based) the chunk starts on
+
+    @property
+    def lines(self) -> int:
+        """Physical lines: what COPY's "line N" counts in CSV mode (a quoted line break is one more)."""
+        return self.data.count(b"\n") + (0 if self.data.endswith(b"\n") else 1)
 
 
 class RawCsv:
@@ -74,10 +80,14 @@ class RawCsv:
     def size(self) -> int:
         return self.csv.source.size
 
+    @property
+    def path(self) -> str:
+        return self.csv.path
+
     def chunks(self) -> Iterator[Chunk]:
-        for data in self._records():
+        for data, first_line in self._records():
             rows = self.validate(data)
-            yield Chunk(data, self.rows, rows)
+            yield Chunk(data, self.rows, rows, first_line)
             self.rows += rows
 
     def validate(self, data: bytes) -> int:
@@ -95,42 +105,47 @@ class RawCsv:
                 raise FastPathMismatch("rows of empty fields (the loader drops them, COPY would not)")
         return int(table.num_rows)
 
-    def _records(self) -> Iterator[bytes]:
-        """The table's bytes (after the header, before the trailer) cut after record ends; hashes every byte."""
+    def _records(self) -> Iterator[tuple[bytes, int]]:
+        """The table's bytes (after the header, before the trailer) cut after record ends, each with
+        the physical line it starts on; hashes every byte of the file on the way."""
         layout, size = self.csv.layout, self.csv.source.size
         start, end = layout.rows_offset, (size - layout.trailer_bytes if size >= 0 else -1)
         quote = layout.quotechar.encode() if layout.quoting else b""
-        digest, pos, carry = hashlib.sha256(), 0, b""
+        digest, pos, carry, line = hashlib.sha256(), 0, b"", 1
         with self.csv.source.open() as f:
             while block := f.read(READ_BYTES):
                 digest.update(block)
                 lo, hi = max(0, start - pos), len(block) if end < 0 else max(0, min(len(block), end - pos))
+                line += block.count(b"\n", 0, min(lo, len(block)))  # the preamble and header lines
                 pos += len(block)
                 if lo < hi:
                     carry += block[lo:hi]
                 while len(carry) >= self.chunk_bytes:
-                    cut = record_end(carry, quote)
+                    cut = record_end(carry, quote, self.chunk_bytes) or record_end(carry, quote)
                     if cut <= 0:
                         if len(carry) > MAX_RECORD_BYTES:
                             raise FastPathMismatch(f"a record longer than {MAX_RECORD_BYTES >> 20} MiB")
                         break  # one record longer than a chunk: read on
-                    yield carry[:cut]
+                    yield carry[:cut], line
+                    line += carry.count(b"\n", 0, cut)
                     carry = carry[cut:]
         self.sha256 = digest.hexdigest()
         if carry:
-            yield carry
+            yield carry, line
 
 
-def record_end(data: bytes, quote: bytes) -> int:
-    """Just past the last newline that ends a record (an even number of quotes before it); 0 if none.
+def record_end(data: bytes, quote: bytes, limit: int = -1) -> int:
+    """Just past the last newline before `limit` that ends a record (an even number of quotes before
+    it); 0 if none.
 
     Every chunk starts at a record boundary, so the quotes counted from its start say whether a
     newline is inside a quoted value; doubled quotes ("") count twice and keep the parity right.
     """
-    total = data.count(quote) if quote else 0
-    pos = len(data)
+    pos = len(data) if limit < 0 else min(limit, len(data))
+    total = data.count(quote, 0, pos) if quote else 0
+    end = pos
     while (pos := data.rfind(b"\n", 0, pos)) >= 0:
-        if not quote or (total - data.count(quote, pos)) % 2 == 0:
+        if not quote or (total - data.count(quote, pos, end)) % 2 == 0:
             return pos + 1
     return 0
 
