@@ -19,14 +19,14 @@ import re
 import socket
 import stat
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, Where
-from ..readers import ahead
 import pyarrow as pa
 
+from ..errors import DatabaseRefusedError, DatabaseUnavailableError, LoaderError, Where
+from ..readers import ahead
 from .base import RowLocator, batches_of
 
 # 4 MiB send buffer: the default (~208 KB on a unix socket) is ~2 ms of server work, so the
@@ -128,7 +128,7 @@ def copy_chunks(conns: Sequence[Any], statement: str, chunks: Iterator[Any], fil
     Errors of any stream stop the others and surface here, the first one first; a refused row is
     named by the file's physical line and the column.
     """
-    ahead_chunks = ahead.readahead(chunks, CHUNKS_AHEAD)
+    ahead_chunks: Generator[Any, None, None] = ahead.readahead(chunks, CHUNKS_AHEAD)  # type: ignore[assignment]
     shared = _Shared(ahead_chunks)
     results: list[int] = [0] * len(conns)
     errors: list[BaseException] = []
@@ -249,3 +249,28 @@ def _counted(head: list[pa.RecordBatch], rest: Iterator[pa.RecordBatch]) -> Iter
 def _chain(head: list[pa.RecordBatch], rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     yield from head
     yield from rest
+
+
+def alive(conn: Any) -> bool:
+    """A kept connection still answers (a restarted server or a dropped link: open a new one)."""
+    try:
+        conn.execute("SELECT 1")
+        return not conn.closed
+    except Exception:
+        with contextlib.suppress(Exception):
+            conn.close()
+        return False
+
+
+def adbc_alive(conn: Any) -> bool:
+    try:
+        with contextlib.closing(conn.cursor()) as cur:
+            cur.execute("SELECT 1")
+            cur.fetchall()
+        conn.commit()
+        return True
+    except Exception:
+        with contextlib.suppress(Exception):
+            conn.close()
+        return False
+

@@ -21,10 +21,10 @@ import pyarrow as pa
 from ..coltypes import Column, Status
 from ..errors import (
     DatabaseAccessError,
-    FastPathMismatch,
     DatabaseFailedError,
     DatabaseRefusedError,
     DatabaseUnavailableError,
+    FastPathMismatch,
     LoaderError,
     TableBusyError,
 )
@@ -277,7 +277,7 @@ class PostgresTarget:
     def _copy_connections(self, n: int) -> list[Any]:
         import psycopg
 
-        self._copy_conns = [c for c in self._copy_conns if _alive(c)]
+        self._copy_conns = [c for c in self._copy_conns if pgcopy.alive(c)]
         while len(self._copy_conns) < n:
             try:
                 conn = psycopg.connect(self.url, autocommit=True, application_name="loader", connect_timeout=10)
@@ -293,7 +293,7 @@ class PostgresTarget:
         import adbc_driver_manager
         import adbc_driver_postgresql.dbapi as adbc_pg
 
-        self._adbc = [c for c in self._adbc if _adbc_alive(c)]
+        self._adbc = [c for c in self._adbc if pgcopy.adbc_alive(c)]
         try:
             while len(self._adbc) < n:
                 self._adbc.append(pgcopy.tuned_connect(lambda: adbc_pg.connect(self.adbc_url)))
@@ -350,30 +350,6 @@ class PostgresTarget:
         self._drop_adbc()
         self._drop_copy_connections()
         self.conn.close()
-
-
-def _alive(conn: Any) -> bool:
-    """A kept connection still answers (a restarted server or a dropped link: open a new one)."""
-    try:
-        conn.execute("SELECT 1")
-        return not conn.closed
-    except Exception:
-        with contextlib.suppress(Exception):
-            conn.close()
-        return False
-
-
-def _adbc_alive(conn: Any) -> bool:
-    try:
-        with contextlib.closing(conn.cursor()) as cur:
-            cur.execute("SELECT 1")
-            cur.fetchall()
-        conn.commit()
-        return True
-    except Exception:
-        with contextlib.suppress(Exception):
-            conn.close()
-        return False
 
 
 def with_application_name(url: str) -> str:

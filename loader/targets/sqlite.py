@@ -226,12 +226,12 @@ class SqliteTarget:
         try:
             # autocommit, so the PRAGMAs apply: the stage file is scratch (a crash drops it), so it
             # needs neither a journal nor fsync; measured 25% less ingest time for 1M rows
-            with contextlib.closing(adbc_sqlite.connect(str(path), autocommit=True)) as conn:
-                with contextlib.closing(conn.cursor()) as cur:
-                    for pragma in sql.SCRATCH_PRAGMAS:
-                        cur.execute(pragma)
-                        cur.fetchall()
-                    cur.adbc_ingest(stage, stream, mode="append")
+            with contextlib.closing(adbc_sqlite.connect(str(path), autocommit=True)) as conn, \
+                    contextlib.closing(conn.cursor()) as cur:
+                for pragma in sql.SCRATCH_PRAGMAS:
+                    cur.execute(pragma)
+                    cur.fetchall()
+                cur.adbc_ingest(stage, stream, mode="append")
             # ADBC's commit has been seen to report success on an empty table: trust a count only.
             with contextlib.closing(sqlite3.connect(path)) as check:
                 return int(check.execute(sql.count_sql("main", stage)).fetchone()[0])
