@@ -131,6 +131,15 @@ class LoaderSqliteAppend(LoaderSqlite):
         return self.load_command("append")
 
 
+class LoaderSqliteReplace(LoaderSqlite):
+    name, what = "loader-sqlite-replace", "`loader load` fullload replacing a table that holds the same file"
+
+    def prepare(self, round_no: int) -> list[str]:
+        self.dir = fresh_dir(self.ctx.work / self.name)
+        run_setup(self.load_command("fullload"), self.ctx.work, self.env())
+        return self.load_command("fullload")
+
+
 class SqliteImport(LoadPath):
     name, target, what = "sqlite3-import", "sqlite", "sqlite3 shell `.import --csv` into a pre-created table"
 
@@ -286,7 +295,8 @@ r = c.open_csv(sys.argv[1], parse_options=c.ParseOptions(newlines_in_values=True
 print(f"rows={sum(b.num_rows for b in r)}")
 """
 
-PATHS: list[type[LoadPath]] = [LoaderSqlite, LoaderSqliteAppend, SqliteImport, LoaderPostgres, LoaderPostgresAppend,
+PATHS: list[type[LoadPath]] = [LoaderSqlite, LoaderSqliteAppend, LoaderSqliteReplace, SqliteImport, LoaderPostgres,
+                               LoaderPostgresAppend,
                                PgCopy, PsqlCopy, PandasPg, Pgloader, ArrowParse]
 
 

@@ -205,3 +205,18 @@ def test_an_open_target_is_kept_across_loads(pg: Db, tmp_path: Path) -> None:
     finally:
         target.close()
     assert pg.query("SELECT count(*) FROM ref.a") == pg.query("SELECT count(*) FROM ref.b") == [(100,)]
+
+
+def test_a_worker_keeps_one_target_and_replaces_a_dead_one(db: Db) -> None:
+    from loader.service import work
+
+    settings = db.settings()
+    first = work.kept_target(settings)
+    try:
+        assert work.kept_target(settings) is first
+        first.close()  # a dropped link, a restarted server
+        second = work.kept_target(settings)
+        assert second is not first
+        assert second.tracker.session.query("SELECT 1") == [(1,)]
+    finally:
+        work.close_kept()
