@@ -207,6 +207,13 @@ class LoaderPostgresAppend(LoaderPostgres):
         return self.load_command("append")
 
 
+class LoaderPostgresBinary(LoaderPostgres):
+    name, what = "loader-pg-binary", "`loader load` with database.raw_copy = false: binary COPY from Arrow (ADBC)"
+
+    def env(self) -> dict[str, str]:
+        return super().env() | {"LOADER_DATABASE__RAW_COPY": "false"}
+
+
 class PgCopy(PostgresPath):
     name, what = "pg-copy", "PostgreSQL server-side `COPY ... FROM 'file'` into a pre-created table"
 
@@ -296,7 +303,7 @@ print(f"rows={sum(b.num_rows for b in r)}")
 """
 
 PATHS: list[type[LoadPath]] = [LoaderSqlite, LoaderSqliteAppend, LoaderSqliteReplace, SqliteImport, LoaderPostgres,
-                               LoaderPostgresAppend,
+                               LoaderPostgresAppend, LoaderPostgresBinary,
                                PgCopy, PsqlCopy, PandasPg, Pgloader, ArrowParse]
 
 

@@ -20,6 +20,7 @@ from paths import LoadPath
 
 RATIOS = [("loader-pg fullload / PG server COPY", "loader-pg", "pg-copy"),
           ("loader-pg append / PG server COPY", "loader-pg-append", "pg-copy"),
+          ("loader-pg binary COPY (raw_copy off) / PG server COPY", "loader-pg-binary", "pg-copy"),
           ("loader-pg fullload / psql \\copy", "loader-pg", "psql-copy"),
           ("loader-sqlite fullload / sqlite3 .import", "loader-sqlite", "sqlite3-import"),
           ("loader-sqlite append / sqlite3 .import", "loader-sqlite-append", "sqlite3-import"),
