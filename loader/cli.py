@@ -7,14 +7,16 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from typing import Any
 
-from . import __version__
+from . import __version__, logs
 from .config import RouteSettings, Settings, load_settings, redact_url
-from .errors import EXIT_OK, EXIT_USAGE, ConfigError, LoaderError, UsageError
+from .errors import EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, ConfigError, LoaderError, UsageError
 from .load import MODES, LoadRequest, LoadResult, detect, load_file
 from .readers import Detection, ReadOptions
+from .reconcile import fail_dead_loads
 from .routes import check_route, default_route
 from .targets import open_target
 
@@ -113,16 +115,29 @@ def _read_options(args: argparse.Namespace, settings: Settings) -> ReadOptions:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    for handler in logging.getLogger().handlers:  # escaped and scrubbed like every human line
+        handler.setFormatter(logs.HumanFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for url in (args.db, os.environ.get("LOADER_DATABASE__URL")):  # before the settings: their errors too
+        if url:
+            logs.hide(url)
     try:
         settings = load_settings(args.config, flags={"database.url": args.db, **_service_flags(args)})
+        logs.hide(settings.database.url)
         commands = {"load": _cmd_load, "status": _cmd_status, "detect": _cmd_detect, "run": _cmd_run,
                     "backfill": _cmd_backfill}
         return commands[args.command](args, settings)
     except LoaderError as e:
-        print(f"loader: {e}", file=sys.stderr)
+        _say(f"loader: {e}")
         return e.exit_code
+    except Exception:  # a bug: its traceback, scrubbed of passwords, then exit 70
+        logging.getLogger("loader").exception("internal error (a bug: please report it with this log)")
+        return EXIT_SOFTWARE
+
+
+def _say(text: str, file: Any = None) -> None:
+    """Every human message: passwords scrubbed, control characters (a hostile file name) escaped."""
+    print(logs.printable(logs.redacted(text)), file=file or sys.stderr)
 
 
 def _service_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -146,7 +161,6 @@ def _routes(args: argparse.Namespace, settings: Settings) -> list[RouteSettings]
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from . import logs
     from .service.supervise import Supervisor
 
     route_list = _routes(args, settings)
@@ -156,7 +170,6 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    from . import logs
     from .service.backfill import backfill
 
     if args.route:
@@ -189,12 +202,13 @@ def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 def _print_result(r: LoadResult, settings: Settings) -> None:
     if r.status == "loaded":
         backup = f"; previous version kept as {r.backup}" if r.backup else ""
-        print(f"loaded {r.path} -> {r.table}: {r.rows_loaded:,} rows in {r.seconds:.2f} s "
-              f"({r.rows_per_second:,.0f} rows/s){backup}  [{redact_url(settings.database.url)}, load {r.load_id}]")
+        _say(f"loaded {r.path} -> {r.table}: {r.rows_loaded:,} rows in {r.seconds:.2f} s "
+             f"({r.rows_per_second:,.0f} rows/s){backup}  [{redact_url(settings.database.url)}, load {r.load_id}]",
+             sys.stdout)
     elif r.status == "duplicate":
-        print(f"loader: skipped: {r.error}", file=sys.stderr)
+        _say(f"loader: skipped: {r.error}")
     else:
-        print(f"loader: failed: {r.error}", file=sys.stderr)
+        _say(f"loader: failed: {r.error}")
 
 
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -204,6 +218,7 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     window_start = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
     try:
         target.ensure_ready()
+        fail_dead_loads(target, settings.schemas.stage)  # a killed `loader load` shows as failed, not running
         rows = target.tracker.recent_loads(args.limit)
         totals = target.tracker.summary(window_start)
     finally:
@@ -215,10 +230,10 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(doc, default=str, indent=1))
         return EXIT_OK
     header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
-    lines = [header] + [(str(r["started_at"])[:19], str(r["file_name"]), f"{r['schema_name']}.{r['table_name']}",
-                         str(r["mode"]), str(r["status"]), f"{r['rows_loaded'] or 0:,}",
-                         f"{r['seconds']:.2f}" if r["seconds"] is not None else "", _clip(_without_path(r)))
-                        for r in rows]
+    lines = [header] + [tuple(map(logs.printable, (
+        str(r["started_at"])[:19], str(r["file_name"]), f"{r['schema_name']}.{r['table_name']}", str(r["mode"]),
+        str(r["status"]), f"{r['rows_loaded'] or 0:,}", f"{r['seconds']:.2f}" if r["seconds"] is not None else "",
+        _clip(_without_path(r))))) for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     for line in lines:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths)) + "  " + line[-1])
@@ -229,10 +244,11 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def _without_path(row: dict[str, object]) -> str:
     """The file is its own column; the error needn't repeat its full path."""
-    error, path = str(row["error"] or ""), str(row["file_path"] or "")
-    for prefix in (path + ", ", path + ": "):
-        if path and error.startswith(prefix):
-            return error[len(prefix):]
+    error = str(row["error"] or "")
+    for path in (str(row["file_path"] or ""), str(row["file_name"] or "")):
+        for prefix in (path + ", ", path + ": "):
+            if path and error.startswith(prefix):
+                return error[len(prefix):]
     return error
 
 
@@ -253,7 +269,8 @@ def _cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
 def _print_detection(path: str, found: Detection) -> None:
     """TOML a user can paste into a route: the format's own settings, then the columns."""
     details = found.as_dict()
-    print(f"# {path}: {details.get('rows_sampled', '?')} rows sampled; pin any of this in conf/loader.toml")
+    print(f"# {logs.printable(path)}: {details.get('rows_sampled', '?')} rows sampled; pin any of this in "
+          "conf/loader.toml")
     print(f'format = "{found.format}"')
     for key in ("encoding", "delimiter", "has_header"):  # what a route pins most often
         if key in details:
@@ -262,7 +279,7 @@ def _print_detection(path: str, found: Detection) -> None:
     for c in found.columns:
         print(f'{c.name} = "{c.type}"' + (f"  # header: {c.source_name!r}" if c.source_name != c.name else ""))
     for note in found.notes:
-        print(f"# note: {note}")
+        print(f"# note: {logs.printable(note)}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from . import redact
 from .coltypes import Mode
 from .errors import ConfigError, LoaderError
 from .naming import check_identifier
@@ -45,6 +46,9 @@ class LoadSettings:
     table_wait_s: float = field(default=600.0, metadata={"doc": "wait for another load of the same table"})
     block_size: int = field(default=1 << 20, metadata={"doc": "bytes parsed per Arrow batch; bounds memory"})
     sample_rows: int = field(default=5000, metadata={"doc": "rows the detector samples"})
+    # PostgreSQL's own limit is 1,600 columns, SQL Server's 1,024 (30,000 sparse); 10,000 refuses a
+    # line of 2,000,000 commas (23.8 GB in detection before the cap) while leaving room for any real table
+    max_columns: int = field(default=10_000, metadata={"doc": "rows with more fields are refused (exit 65)"})
     sample_bytes: int = field(default=4 << 20, metadata={"doc": "bytes the detector samples"})
     bad_rows: str = field(default="reject_file", metadata={"doc": "reject_file: a bad row fails the file; "
                                                                    "reject_rows: bad rows go to rejects/"})
@@ -220,6 +224,8 @@ def _validate(s: Settings) -> None:
         fail("load.block_size", f"must be at least 65536 bytes, got {s.load.block_size}")
     if s.load.sample_rows < 1:
         fail("load.sample_rows", "must be >= 1")
+    if s.load.max_columns < 1:
+        fail("load.max_columns", "must be >= 1")
     if s.load.sample_bytes < 1024:
         fail("load.sample_bytes", "must be >= 1024")
     for key in ("load.table_wait_s", "database.lock_timeout_s"):
@@ -230,6 +236,7 @@ def _validate(s: Settings) -> None:
         fail("database.bulk_path", f"must be one of {', '.join(BULK_PATHS)}, got {s.database.bulk_path!r}")
     if not s.database.url:
         fail("database.url", "is empty")
+    check_url(s.database.url, s.origins.get("database.url", "defaults"))
     if s.load.bad_rows not in POLICIES:
         fail("load.bad_rows", f"must be one of {', '.join(POLICIES)}, got {s.load.bad_rows!r}")
     if s.load.type_mismatch not in TYPE_MISMATCH:
@@ -308,8 +315,17 @@ def check_route(route: RouteSettings) -> None:
 
 
 def redact_url(url: str) -> str:
-    """Passwords never reach logs: user:secret@host -> user:***@host, and PWD=…; in ODBC strings."""
-    url = re.sub(r"(://[^:/@]*:)[^?#]*@", r"\1***@", url)  # up to the last @: passwords may hold one
-    # odbc_connect= carries a URL-encoded ODBC string: PWD%3Dsecret%3B…
-    url = re.sub(r"(?i)((?:pwd|password)%3D)(%7B(?:%7D%7D|(?!%7D).)*%7D|.*?)(?=%3B|&|#|$)", r"\1***", url)
-    return re.sub(r"(?i)((?:pwd|password)=)(\{(?:[^}]|\}\})*\}|[^;&]*)", r"\1***", url)
+    """Passwords never reach logs: the URL rebuilt from its parsed parts (loader.redact), passwords as ***."""
+    return redact.redact_url(url)
+
+
+# URL schemes whose form is scheme://…; anything else after them is a typo that may hold a password
+_URL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+pyodbc", "mssql", "mssql+pyodbc")
+
+
+def check_url(url: str, origin: str) -> None:
+    """A mistyped URL (postgresql:user:pw@host/db) is refused here, before a driver quotes it in an error."""
+    scheme, sep, rest = url.partition(":")
+    if sep and scheme.lower() in _URL_SCHEMES and not rest.startswith("//"):
+        raise ConfigError(f"{origin}: database.url {redact_url(url)!r} is not a URL of the form "
+                          f"{scheme}://user:password@host:port/database (the '//' is missing)")

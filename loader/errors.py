@@ -149,6 +149,15 @@ class FastPathMismatch(LoaderError):
     reports it. Never reaches a user unless a fast path is used without that fallback (a bug)."""
 
 
+class LocalDiskError(TransientError):
+    """A local folder the loader writes (rejects/, failed/, the stage files) is full or failing.
+
+    Not the data's fault and not the database's: the file waits and is retried once space is freed.
+    """
+
+    exit_code = EXIT_TEMPFAIL
+
+
 class LoadInterrupted(TransientError):
     """A signal or a cancel stopped the load; it rolled back and may run again (exit 130)."""
 

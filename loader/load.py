@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import cast
 
-from . import naming, targets
+from . import filenames, naming, reconcile, targets
 from .coltypes import Mode, Status
 from .config import Settings
 from .errors import (
@@ -28,10 +28,12 @@ from .errors import (
     DuplicateFileError,
     FastPathMismatch,
     LoaderError,
-    NoInputError,
+    LocalDiskError,
     UsageError,
     ValueTypeError,
+    Where,
 )
+from .opened import InputChangedError, Opened, open_path
 from .plan import LoadPlan, plan_load, widened
 from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
 from .rejects import RowPolicy, parse_max_rejects, write_rejects
@@ -89,28 +91,39 @@ class _Load:
     options: ReadOptions
     reader: Reader
     detection: Detection  # as the reader saw it; the plan says how it is read
+    opened: Opened  # the one checked descriptor every byte comes from; checked for changes before publish
 
 
 def detect(path: str, options: ReadOptions | None = None) -> Detection:
     """What `loader detect` prints: the format, the layout and the columns of one file."""
     opts = options or ReadOptions()
-    source = Input.of_path(path)
-    return reader_for(source, opts.format).detect(source, opts)
+    with open_path(path) as opened:
+        source = opened.input()
+        return reader_for(source, opts.format).detect(source, opts)
 
 
 def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None = None,
+              opened: Opened | None = None, shown_as: str | None = None,
               target: Target | None = None) -> LoadResult:
     """`options` pin what detection would otherwise guess (the CLI's --delimiter, --type…); how much
     is sampled and parsed at once always comes from settings.load, so one knob governs memory.
 
+    `opened`: the file already opened and checked by the caller (the service opens a claimed file
+    inside its route's root); else `req.path` is opened here, never through a link. Either way
+    every byte is read from that one descriptor. `shown_as` names the file in messages (the name
+    it was dropped as, not its processing/<claim>/ path); the tracking row keeps `req.path`.
+
     `target`: an open target the caller keeps across loads (a service worker: one connection per
-    process, `ensure_ready` already done); it is left open. Without one, the load opens its own."""
+    process, `ensure_ready` already done); it is left open. Without one, the load opens its own.
+    """
     started = time.perf_counter()
     rec: LoadRecord | None = None
     owned = target is None
+    own = opened is None
     try:
         table = _table_name(req)
-        source = Input.of_path(req.path)
+        opened = opened or open_path(req.path)
+        source = opened.input(shown_as)
         if target is None:
             target = open_target(settings)
             target.ensure_ready()
@@ -121,10 +134,13 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
         _SOURCES[rec.load_id] = source
         target.tracker.record_start(rec)
         with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
-            _load_locked(req, settings, target, rec, source, _read_options(options, settings))
+            _reconcile_table(target, settings, rec)
+            _load_locked(req, settings, target, rec, source, _read_options(options, settings), opened)
         return _result(req, rec, EXIT_OK, started)
     except LoaderError as e:
-        return _failed(req, rec, target, e, started)
+        return _failed(req, rec, target, _changed_instead(e, opened, shown_as or req.path), started)
+    except OSError as e:  # the local disk (rejects/, the stage folder): full or failing is not the data's fault
+        return _failed(req, rec, target, LocalDiskError(f"local file system: {e}"), started)
     except Exception as e:  # a bug must still leave a record and never kill the caller
         log.exception("unexpected error loading %s", req.path)
         return _failed(req, rec, target, LoaderError(f"internal error: {type(e).__name__}: {e}"), started)
@@ -134,6 +150,32 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
         if owned and target is not None:
             with contextlib.suppress(Exception):
                 target.close()
+        if own and opened is not None:
+            if rec is not None:  # the hash thread must be done with the descriptor before it closes
+                with contextlib.suppress(Exception):
+                    rec.resolve_sha256()
+            opened.close()
+
+
+def _changed_instead(e: LoaderError, opened: Opened | None, shown: str) -> LoaderError:
+    """A file still being written fails in odd ways (a cut last row, a count that disagrees): the
+    change is the real reason, and it is temporary."""
+    if opened is None or e.transient:
+        return e
+    try:
+        changed = opened.changed()
+    except OSError:
+        return e
+    return InputChangedError(changed, Where(file=shown)) if changed else e
+
+
+def _reconcile_table(target: Target, settings: Settings, rec: LoadRecord) -> None:
+    """Holding the table lock: an earlier load of this table whose process died (a killed `loader load`)
+    leaves a 'loading' row and its staging; this load cleans them up rather than waiting for `loader run`."""
+    try:
+        reconcile.fail_dead_loads(target, settings.schemas.stage, (rec.schema_name, rec.table_name))
+    except LoaderError as e:
+        log.warning("could not reconcile earlier loads of %s.%s: %s", rec.schema_name, rec.table_name, e)
 
 
 _HASHER = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sha256")
@@ -161,33 +203,32 @@ def sha256_of(source: Input) -> str:
 def _read_options(options: ReadOptions | None, settings: Settings) -> ReadOptions:
     """How much to sample and parse at once comes from the settings, what to pin from the caller."""
     return dataclasses.replace(options or ReadOptions(), sample_bytes=settings.load.sample_bytes,
-                               sample_rows=settings.load.sample_rows, block_size=settings.load.block_size)
+                               sample_rows=settings.load.sample_rows, block_size=settings.load.block_size,
+                               max_columns=settings.load.max_columns)
 
 
 def _table_name(req: LoadRequest) -> str:
     if req.mode not in MODES:
         raise UsageError(f"mode {req.mode!r} is not one of {', '.join(MODES)}")
-    if not os.path.isfile(req.path):
-        raise NoInputError(f"{req.path}: no such file")
     if req.table:
         return naming.check_identifier(req.table, "table name")
     return naming.table_from_filename(naming.file_stem(req.path))
 
 
 def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: LoadRecord, source: Input,
-                 options: ReadOptions) -> None:
+                 options: ReadOptions, opened: Opened) -> None:
     if req.mode == Mode.APPEND and not req.force:
-        _refuse_duplicate(req, target, rec)
+        _refuse_duplicate(req, target, rec, source.path)
     reader = reader_for(source, options.format)
-    job = _Load(req, settings, target, rec, source, options, reader, reader.detect(source, options))
+    job = _Load(req, settings, target, rec, source, options, reader, reader.detect(source, options), opened)
     plan = _plan(job)
     rec.set_format(plan.read_as(job.detection).as_dict())
     policy = RowPolicy(settings.load.bad_rows, parse_max_rejects(settings.load.max_rejects),
                        settings.load.type_mismatch)
     for _ in range(3 * len(plan.columns) + 1):  # each retry widens a column; text ends it
-        if not plan.direct:
-            target.create_stage(plan.stage_schema, plan.stage, list(plan.columns))
         try:
+            if not plan.direct:  # inside the try: a stage that fails half-created is dropped too
+                target.create_stage(plan.stage_schema, plan.stage, list(plan.columns))
             _stage_and_publish(job, plan, policy)
             return
         except ValueTypeError as e:
@@ -202,11 +243,11 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
                 _drop_stage(target, plan.stage_schema, plan.stage)
 
 
-def _refuse_duplicate(req: LoadRequest, target: Target, rec: LoadRecord) -> None:
+def _refuse_duplicate(req: LoadRequest, target: Target, rec: LoadRecord, shown: str) -> None:
     _resolve_hash(rec)
     previous = target.tracker.find_duplicate(rec.sha256, rec.schema_name, rec.table_name)
     if previous:
-        raise DuplicateFileError(f"{req.path}: the same content (sha256 {rec.sha256[:12]}…) is already in "
+        raise DuplicateFileError(f"{shown}: the same content (sha256 {rec.sha256[:12]}…) is already in "
                                  f"{rec.schema_name}.{rec.table_name} (load {previous}); use --force to "
                                  "append it again")
 
@@ -282,6 +323,7 @@ def _settle_raw(job: _Load, raw: RawChunks, detection: Detection, loaded: int, t
         raise FastPathMismatch(f"{raw.rows} rows read, {loaded} stored, {detection.n_rows} counted by detection")
     rec.rows_read, rec.rows_loaded, rec.rows_rejected = raw.rows, loaded, 0
     rec.sha256, rec.sha256_pending = raw.sha256, None
+    _unchanged(job)
 
 
 def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: float) -> None:
@@ -289,6 +331,7 @@ def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: f
     rec = job.rec
     rec.read_seconds = time.perf_counter() - t0
     rec.rows_read, rec.rows_loaded, rec.rows_rejected = stream.rows, loaded, len(stream.rejects)
+    _note_stream(job, stream, detection)
     if detection.n_rows is not None and stream.rows != detection.n_rows:
         raise LoaderError(f"the detector counted {detection.n_rows} data rows but the reader read {stream.rows}; "
                           "nothing published (please report this file)")
@@ -297,6 +340,23 @@ def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: f
                           f"{stream.rows} were read; nothing published")
     _keep_rejects(job, stream)
     _resolve_hash(rec)
+    _unchanged(job)
+
+
+def _unchanged(job: _Load) -> None:
+    """The last step before publishing: every byte used (rows and hash) was read from a file that is
+    still as it was when opened; a writer still appending gets nothing published."""
+    changed = job.opened.changed()
+    if changed:
+        raise InputChangedError(changed, Where(file=job.source.path))
+
+
+def _note_stream(job: _Load, stream: Stream, detection: Detection) -> None:
+    """Notes the reader made while reading (ragged rows kept, NULs past the sample) join the tracking row's."""
+    notes = list(getattr(stream, "notes", []))
+    if notes:
+        log.info("%s: %s", job.req.path, "; ".join(notes))
+        job.rec.set_format(dataclasses.replace(detection, notes=[*detection.notes, *notes]).as_dict())
 
 
 def _keep_rejects(job: _Load, stream: Stream) -> None:
@@ -307,10 +367,14 @@ def _keep_rejects(job: _Load, stream: Stream) -> None:
     req = job.req
     folder = (req.rejects_dir or job.settings.load.rejects_dir
               or os.path.join(os.path.dirname(req.path) or ".", "rejects"))
-    path = write_rejects(os.path.join(folder, os.path.basename(req.path) + ".rejects.csv"), stream.rejects)
+    name = filenames.fit(os.path.basename(req.path), suffix=".rejects.csv")
+    try:
+        path = write_rejects(os.path.join(folder, name), stream.rejects)
+    except OSError as e:  # a full or failing disk under rejects/: retried, never lost, never "bad data"
+        raise LocalDiskError(f"cannot write the rejects file in {folder}: {e.strerror or e}") from None
     job.rec.rejects_file = path
     first = stream.rejects[0]
-    job.rec.error = f"{len(stream.rejects)} rows rejected (see {path}); first: {first.describe(req.path)}"
+    job.rec.error = f"{len(stream.rejects)} rows rejected (see {path}); first: {first.describe(job.source.path)}"
 
 
 def _result(req: LoadRequest, rec: LoadRecord, code: int, started: float) -> LoadResult:

@@ -70,7 +70,7 @@ def column_name(header: str, fallback: str) -> str:
 def renamed(headers: list[str], names: list[str]) -> list[str]:
     """Notes for headers that a database would refuse as they are (system columns): say so."""
     return [f"column {h!r} is loaded as {n!r}: {h.strip().lower()!r} is a system column name in PostgreSQL "
-            "or SQLite" for h, n in zip(headers, names) if normalise(h, "") in RESERVED_COLUMNS]
+            "or SQLite" for h, n in zip(headers, names) if normalise(h, "_") in RESERVED_COLUMNS]
 
 
 # A compressed file is named for what it holds: sales.csv.gz is the table `sales`, not `sales_csv`.

@@ -169,3 +169,99 @@ def test_column_type_aliases(text, expected):
 def test_column_type_bad_input(text):
     with pytest.raises(ValueError):
         ColumnType.parse(text)
+
+
+# -- round 2: tiny files, trailers, whole records, limits (issues 18 and 11) ------------------
+
+def test_tiny_file_with_a_short_row_keeps_its_named_columns():
+    fmt = detect(b"a,b\n1,2\n3\n")  # was one column a_b DECIMAL(18,1): 1.2 and 3.0
+    assert fmt.layout.delimiter == ","
+    assert [(c.name, str(c.type)) for c in fmt.columns] == [("a", "bigint"), ("b", "bigint")]
+    assert fmt.n_rows == 2
+
+
+def test_five_row_file_with_one_short_row_is_two_columns():
+    fmt = detect(b"id,qty\n1,5\n2,7\n3\n4,1\n5,2\n")
+    assert fmt.layout.delimiter == ","
+    assert [c.name for c in fmt.columns] == ["id", "qty"]
+    assert fmt.n_rows == 5
+
+
+def test_totals_line_before_an_eof_marker_is_not_a_row():
+    rows = b"".join(b"R%d,C%d,%d.50,%d,ok\n" % (i, i, i * 100, i) for i in range(1, 7))
+    fmt = detect(b"region,code,amount,qty,status\n" + rows + b"TOTAL,,6493392.96,,\nEOF\n")
+    assert fmt.n_rows == 6
+    assert fmt.layout.trailer_rows == 2
+    assert str(fmt.columns[2].type).startswith("decimal")
+
+
+def test_a_lone_number_below_the_rows_is_a_record_count_only_when_it_counts_them():
+    assert detect(b"a,b\n1,2\n5,6\n2\n").n_rows == 2  # "2": the count of the rows above
+    assert detect(b"a,b\n1,2\n5,6\n7\n").n_rows == 3  # "7": a short data row
+
+
+def _input(data: bytes):
+    import io
+
+    from loader.readers import Input
+
+    return Input("mem.csv", len(data), lambda: io.BytesIO(data))
+
+
+def test_trailer_past_the_sample_is_found_with_the_table_width():
+    from loader.readers.csv.detect import sniff
+
+    data = b"id,name,amount\n" + b"".join(b"%d,n%d,%d\n" % (i, i, i) for i in range(20_000)) + b"TOTAL,300000\n"
+    fmt = sniff(_input(data), ReadOptions(sample_bytes=16 * 1024))
+    assert fmt.layout.trailer_bytes == len(b"TOTAL,300000\n")
+    assert fmt.n_rows is None
+    assert any("rows not counted" in n for n in fmt.notes)
+
+
+def test_first_record_with_a_quoted_field_longer_than_the_sniff_window():
+    blob = b"QUJD\n" * 40_000  # 200 KB of base64 lines inside one quoted field
+    fmt = detect(b"id,blob,name\n1,\"" + blob + b"\",x\n2,\"short\",y\n")
+    assert fmt.layout.delimiter == ","
+    assert [c.name for c in fmt.columns] == ["id", "blob", "name"]
+    assert fmt.n_rows == 2
+
+
+def test_first_record_with_a_quoted_field_longer_than_the_sample():
+    from loader.readers.csv.detect import sniff
+
+    blob = b"QUJD\n" * 100_000  # 500 KB: more than the 64 KiB sample
+    data = b"id,blob,name\n1,\"" + blob + b"\",x\n2,\"short\",y\n"
+    fmt = sniff(_input(data), ReadOptions(sample_bytes=64 * 1024))
+    assert [c.name for c in fmt.columns] == ["id", "blob", "name"]
+    assert fmt.layout.longest_row > len(blob)  # the reader's block is sized for it
+
+
+def test_more_fields_than_max_columns_is_refused_before_any_per_column_work():
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(BadInputError, match="max_columns"):
+        detect(b"," * 2_000_000 + b"\n")
+    assert time.monotonic() - started < 10
+    with pytest.raises(BadInputError, match="max_columns"):
+        detect(b"a,b,c\n1,2,3\n", max_columns=2)
+
+
+def test_utf16_with_an_odd_byte_count_is_refused_clearly():
+    data = "id,name\n1,x\n".encode("utf-16") + b"\x00"
+    with pytest.raises(BadInputError, match="odd number of bytes"):
+        detect(data)
+
+
+def test_system_column_names_are_renamed_with_a_note():
+    fmt = detect(b"xmin,ymin,xmax,ymax\n1,2,3,4\n")
+    assert [c.name for c in fmt.columns] == ["xmin_", "ymin", "xmax_", "ymax"]
+    assert sum("system column" in n for n in fmt.notes) == 2
+
+
+def test_rename_notes_for_the_other_readers():
+    from loader.readers.common import columns_of, rename_notes
+
+    cols = columns_of(["ctid", "name", "oid"], [ColumnType("text")] * 3)
+    assert [c.name for c in cols] == ["ctid_", "name", "oid_"]
+    assert len(rename_notes(cols)) == 2

@@ -76,3 +76,15 @@ def test_the_right_dialect_is_more_consistent_than_a_wrong_one():
 
 def test_parse_stops_at_the_limit():
     assert len(parse("a\nb\nc\nd\n", Dialect(",", '"'), 2)) == 2
+
+
+def test_a_cell_of_65000_spaces_is_scored_in_linear_time():
+    import time
+
+    from loader.readers.csv.dialect import typed_cell
+
+    started = time.monotonic()
+    assert typed_cell(" " * 65_000)
+    assert typed_cell("word " * 20_000 + "!") is False
+    sniff("a,b\n1," + " " * 65_000 + "\n2,x\n")
+    assert time.monotonic() - started < 2  # was 88 s: the regexes backtracked quadratically

@@ -173,3 +173,11 @@ def test_is_typed_means_what_a_header_cell_is_not(value, typed):
 ])
 def test_widen_to_the_narrowest_type_holding_both(old, value, wider):
     assert widen(old, value) == wider
+
+
+def test_an_integer_longer_than_python_converts_is_text_not_a_crash():
+    from loader.readers.csv.infer import infer_column, kinds_of
+
+    huge = "9" * 5000  # int() refuses more than 4,300 digits
+    assert kinds_of(huge) == set()
+    assert str(infer_column([huge, "1"]).type) == "text"

@@ -42,3 +42,27 @@ def test_pathological_files_fail_fast_and_clearly(db: Db, tmp_path: Path, kind: 
                                                  "corrupt gzip"))
     assert db.query("SELECT count(*) FROM loader_files" if db.kind == "sqlite"
                     else "SELECT count(*) FROM loader.loader_files WHERE status = 'failed'") == [(1,)]
+
+
+@pytest.mark.parametrize("kind", ["commas", "spaces", "utf16_odd", "huge_integer"])
+def test_hostile_small_files_end_cleanly_and_fast(db: Db, tmp_path: Path, kind: str) -> None:
+    """Issue 11 items 4, 5, 11, 13: a small file never takes minutes, gigabytes or exit 70."""
+    from loader import detect
+    from loader.errors import BadInputError
+
+    path = tmp_path / f"{kind}.csv"
+    data = {"commas": b"," * 2_000_000 + b"\n",
+            "spaces": b"id,note\n1," + b" " * 65_000 + b"\n2,x\n",
+            "utf16_odd": "id,name\n1,x\n2,y\n".encode("utf-16") + b"\x00",
+            "huge_integer": b"id,n\n1," + b"9" * 5000 + b"\n2,3\n"}[kind]
+    path.write_bytes(data)
+    started = time.monotonic()
+    result = load_file(LoadRequest(str(path), "t"), db.settings())
+    assert time.monotonic() - started < 20
+    if kind in ("commas", "utf16_odd"):
+        assert result.exit_code == EXIT_DATA, result.error
+        with pytest.raises(BadInputError):  # detect agrees with load
+            detect(str(path))
+    else:
+        assert result.exit_code == 0, result.error
+        assert result.rows_loaded == 2

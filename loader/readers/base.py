@@ -15,6 +15,7 @@ the file name second, and delimited text is the default for anything that decode
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,15 @@ class Input:
             raise _unreadable(path, e) from None
         return Input(path, size, lambda: open(path, "rb"), os.path.basename(path))
 
+    @staticmethod
+    def of_fd(fd: int, path: str, size: int, name: str = "") -> Input:
+        """An already-opened, checked descriptor (loader.opened): every read goes through it, never the name.
+
+        Each `open()` is an independent stream over the same descriptor (positioned reads), ending
+        at `size`, the size when the file was opened: bytes appended later are never read.
+        """
+        return Input(path, size, lambda: io.BufferedReader(_FdRaw(fd, size), 1 << 16), name or os.path.basename(path))
+
     @property
     def file_name(self) -> str:
         return self.name or os.path.basename(self.path)
@@ -62,6 +72,46 @@ class Input:
                 return f.read(n)
         except OSError as e:
             raise _unreadable(self.path, e) from None
+
+
+class _FdRaw(io.RawIOBase):
+    """A seekable read-only stream over a shared descriptor by os.pread: its own position, its own end.
+
+    The descriptor belongs to whoever opened it; closing this stream leaves it open.
+    """
+
+    def __init__(self, fd: int, size: int):
+        super().__init__()
+        self.fd, self.size, self.pos = fd, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self.size - self.pos)
+        if want <= 0:
+            return 0
+        view = memoryview(buffer).cast("B")[:want]
+        n = os.preadv(self.fd, [view], self.pos) if hasattr(os, "preadv") else _pread_into(self.fd, view, self.pos)
+        self.pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+
+def _pread_into(fd: int, view: memoryview, pos: int) -> int:
+    data = os.pread(fd, len(view), pos)
+    view[: len(data)] = data
+    return len(data)
 
 
 def _unreadable(path: str, e: OSError) -> NoInputError:
@@ -80,10 +130,11 @@ class ReadOptions:
     escapechar: str | None = None
     has_header: bool | None = None
     column_types: dict[str, str] = field(default_factory=dict)  # by safe name or source name
-    # How much to read, not what: `load_file` sets these three from settings.load.
+    # How much to read, not what: `load_file` sets these from settings.load.
     sample_bytes: int = 4 * 1024 * 1024  # a few MB show the dialect and each column's usual values
     sample_rows: int = 5000
     block_size: int = 1 << 20  # bytes parsed per batch: bounds a worker's memory
+    max_columns: int = 10_000  # wider rows are refused before any per-column work (load.max_columns)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -44,6 +44,12 @@ def columns_of(source_names: Sequence[str], types: Sequence[ColumnType],
     return [Column(n, t, s, parse=p) for n, t, s, p in zip(names, types, source_names, parses)]
 
 
+def rename_notes(columns: Sequence[Column]) -> list[str]:
+    """Notes for columns renamed because their source name is a system column (xmin, ctid, oid, rowid):
+    a reader adds them to its Detection's notes, as the CSV reader does."""
+    return naming.renamed([c.source_name or "" for c in columns], [c.name for c in columns])
+
+
 # -- values as text -----------------------------------------------------------------------------
 def as_text(value: Any) -> str | None:
     """One value as the text the CSV reader would have seen; nested values as JSON."""

@@ -8,6 +8,7 @@ id sorts by claim time, so recovery puts files back to work in the order they ar
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import itertools
@@ -19,21 +20,37 @@ from .folders import INBOX, LOCK_NAME, PROCESSING, move_no_clobber, remove_claim
 _counter = itertools.count()
 
 
+class ClaimError(Exception):
+    """The file is there but cannot be claimed (immutable: EPERM; processing/ full or read-only).
+
+    Nothing is left behind: the claim folder made for it is removed again.
+    """
+
+
 def claim_id(now: dt.datetime, pid: int, seq: int) -> str:
     """Sortable by claim time, unique per process: the order files arrived in survives a crash."""
     return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{pid}-{seq:06d}"
 
 
 def claim(root: str, name: str) -> Path | None:
-    """inbox/<name> -> processing/<claim id>/<name> by one atomic rename; None if it is gone."""
+    """inbox/<name> -> processing/<claim id>/<name> by one atomic rename; None if it is gone.
+
+    Raises ClaimError (never a bare OSError) when the rename or the folder is refused.
+    """
     now = dt.datetime.now(dt.UTC)
     folder = Path(root, PROCESSING, claim_id(now, os.getpid(), next(_counter)))
-    folder.mkdir(parents=True)
+    try:
+        folder.mkdir(parents=True)
+    except OSError as e:
+        raise ClaimError(f"cannot create {folder}: {e.strerror or e}") from None
     try:
         os.rename(os.path.join(root, INBOX, name), folder / name)
-    except FileNotFoundError:
-        folder.rmdir()
-        return None
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        if isinstance(e, FileNotFoundError):
+            return None
+        raise ClaimError(f"cannot move it to processing/ ({e.strerror or e})") from None
     return folder / name
 
 

@@ -2,8 +2,11 @@
 
 A route's root holds inbox/ (arrivals), processing/<claim id>/<name> (claimed: see claim.py),
 archive/YYYY/MM/DD/ (loaded or duplicate), failed/ (with <name>.error.json). Moves never
-overwrite: a taken name gets _2, _3… Naming is pure (tested without a filesystem); the moves
-are small wrappers around rename, and a move out of processing/ removes the emptied claim folder.
+overwrite: a taken name gets _2, _3… and every name fits in 255 bytes (loader.filenames). Naming
+is pure (tested without a filesystem); the moves are small wrappers around link/rename; archive/
+or failed/ on another filesystem get a copy, fsynced before the original goes. A move out of
+processing/ removes the emptied claim folder. The error record is written before the file
+moves, so a full disk leaves the file in processing/ (retried), never in failed/ without a reason.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ import itertools
 import json
 import os
 import stat
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import filenames
+
 INBOX, PROCESSING, ARCHIVE, FAILED = "inbox", "processing", "archive", "failed"
 LOCK_NAME = ".claim.lock"  # the claim lock (claim.py); a move out of processing/ removes it
+ERROR_JSON = ".error.json"
 
 
 # -- pure naming ---------------------------------------------------------------------------
@@ -29,14 +36,11 @@ def archive_subdir(day: dt.date) -> str:
 
 def numbered(name: str, n: int) -> str:
     """customers.csv, customers_2.csv, customers_3.csv…; the extension stays last."""
-    if n <= 1:
-        return name
-    stem, ext = os.path.splitext(name)
-    return f"{stem}_{n}{ext}"
+    return filenames.numbered(name, n)
 
 
 def error_json_name(name: str) -> str:
-    return name + ".error.json"
+    return name + ERROR_JSON
 
 
 def inside(root: str, path: str) -> bool:
@@ -50,6 +54,18 @@ def inside(root: str, path: str) -> bool:
 def ensure_layout(root: str) -> None:
     for sub in (INBOX, PROCESSING, ARCHIVE, FAILED):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
+    check_layout(root)
+
+
+def check_layout(root: str) -> None:
+    """A claim is one rename inbox/ -> processing/, atomic only on one filesystem: refuse anything else
+    at start. (archive/ and failed/ may live elsewhere: those moves copy.)"""
+    inbox, processing = (os.path.join(root, sub) for sub in (INBOX, PROCESSING))
+    if os.stat(inbox).st_dev != os.stat(processing).st_dev:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{root}: inbox/ and processing/ are on different filesystems; a claim must be one "
+                          "atomic rename: put them on the same one")
 
 
 def refusal(root: str, path: str) -> str | None:
@@ -76,11 +92,12 @@ def remove_claim_folder(folder: Path) -> None:
 
 
 def move_no_clobber(src: Path, dst_dir: Path, name: str,
-                    free: Callable[[Path], bool] | None = None) -> Path:
-    """Move src into dst_dir as name (or name_2…), never replacing an existing file."""
+                    free: Callable[[Path], bool] | None = None, reserve: int = 0) -> Path:
+    """Move src into dst_dir as name (or name_2…), never replacing an existing file; `reserve` bytes of
+    the name's 255 are kept free for a companion name (<name>.error.json)."""
     dst_dir.mkdir(parents=True, exist_ok=True)
     for n in itertools.count(1):
-        dst = dst_dir / numbered(name, n)
+        dst = dst_dir / filenames.numbered(name, n, reserve)
         if free is not None and not free(dst):
             continue
         if _link_then_unlink(src, dst):
@@ -95,7 +112,9 @@ def _link_then_unlink(src: Path, dst: Path) -> bool:
     except FileExistsError:
         return False
     except OSError as e:
-        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+        if e.errno == errno.EXDEV:
+            return _copy_then_unlink(src, dst)
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS):
             raise
         if os.path.lexists(dst):
             return False
@@ -103,6 +122,58 @@ def _link_then_unlink(src: Path, dst: Path) -> bool:
         return True
     os.unlink(src)
     return True
+
+
+def _copy_then_unlink(src: Path, dst: Path) -> bool:
+    """Across filesystems: copy to a short temporary name, fsync, link it into place (never over a file),
+    then remove the source. A crash in between leaves the original and at worst a copy, never neither."""
+    tmp = dst.parent / f".{uuid.uuid4().hex[:12]}.copy"
+    try:
+        _copy(src, tmp)
+        try:
+            os.link(tmp, dst, follow_symlinks=False)
+        except FileExistsError:
+            return False
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS) or os.path.lexists(dst):
+                raise
+            os.rename(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(dst.parent)
+    os.unlink(src)
+    return True
+
+
+def _copy(src: Path, tmp: Path) -> None:
+    """The file itself, never what a link points to (a link is copied as a link)."""
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        os.symlink(os.readlink(src), tmp)
+        return
+    try:
+        st = os.fstat(fd)
+        with open(tmp, "xb") as out, open(fd, "rb", closefd=False) as f:
+            while chunk := f.read(1 << 20):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def archive(root: str, src: Path, day: dt.date) -> Path:
@@ -119,9 +190,21 @@ def _cleanup(src: Path) -> None:
 def fail(root: str, src: Path, details: dict[str, object]) -> Path:
     """failed/<name> beside failed/<name>.error.json; neither ever replaces an existing file."""
     folder = Path(root, FAILED)
-    dst = move_no_clobber(src, folder, src.name, free=lambda p: not os.path.lexists(error_json_name(str(p))))
-    tmp = folder / f".{dst.name}.error.json.tmp"
-    tmp.write_text(json.dumps(details, indent=1, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / error_json_name(dst.name))
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{uuid.uuid4().hex[:12]}.error.tmp"  # short: a 250-byte name must still get its record
+    try:
+        _write_synced(tmp, json.dumps(details, indent=1, default=str, ensure_ascii=False) + "\n")
+        dst = move_no_clobber(src, folder, src.name, free=lambda p: not os.path.lexists(error_json_name(str(p))),
+                              reserve=len(ERROR_JSON))
+        os.replace(tmp, folder / error_json_name(dst.name))
+    finally:
+        tmp.unlink(missing_ok=True)
     _cleanup(src)
     return dst
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "x", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())

@@ -13,16 +13,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import socket
 from collections.abc import Iterator
 from pathlib import Path
-
-import psutil
 
 from ..coltypes import DONE, Status
 from ..config import RouteSettings, Settings
 from ..errors import LoaderError
 from ..logs import fields
+from ..reconcile import fail_dead_loads
 from ..targets import Target, open_target
 from . import claim, folders
 
@@ -64,16 +62,7 @@ def reconcile_at_start(settings: Settings) -> None:
 
 
 def _fail_dead_loads(target: Target, stage_schema: str) -> None:
-    host = socket.gethostname()
-    for row in target.tracker.unfinished_loads():
-        if row["host"] != host or alive(row):
-            continue
-        load_id = str(row["load_id"])
-        target.tracker.mark_interrupted(load_id, f"interrupted: process {row['pid']} on {host} died during the load")
-        dropped = target.drop_leftover_stages(stage_schema, [load_id])
-        log.warning("load %s of %s was interrupted by a crash: marked failed, dropped %s", load_id,
-                    row["file_name"], dropped or "no staging table",
-                    extra=fields(load_id=load_id, file=row["file_name"], stage="recover"))
+    fail_dead_loads(target, stage_schema)
 
 
 def _drop_finished_stages(target: Target, stage_schema: str) -> None:
@@ -81,20 +70,6 @@ def _drop_finished_stages(target: Target, stage_schema: str) -> None:
     finished = [str(r["load_id"]) for r in rows if r["status"] != Status.LOADING]
     for stage in target.drop_leftover_stages(stage_schema, finished):
         log.warning("dropped staging %s left by a finished load", stage, extra=fields(stage="recover"))
-
-
-def alive(row: Row) -> bool:
-    """Is the process that wrote a 'loading' row still running (and not a later one with its pid)?"""
-    try:
-        proc = psutil.Process(int(str(row["pid"])))
-        started = row["started_at"]
-        if isinstance(started, str):
-            started = dt.datetime.fromisoformat(started)
-        if isinstance(started, dt.datetime):
-            return proc.create_time() <= started.replace(tzinfo=dt.UTC).timestamp() + 1
-        return True
-    except (psutil.Error, ValueError, TypeError):
-        return False
 
 
 # -- per claim ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import routes
 from ..coltypes import Status
 from ..config import RouteSettings
+from ..logs import printable
 from . import claim, folders
 
 
@@ -32,8 +33,9 @@ def folder_summary(route_list: list[RouteSettings]) -> list[dict[str, object]]:
 def print_summary(folder_rows: list[dict[str, object]], totals: list[dict[str, object]], window_s: float) -> None:
     for f in folder_rows:
         age = f["oldest_waiting_s"]
-        print(f"route {f['route']} ({f['root']}): {f['queued']} queued, {f['running']} running, "
-              f"{f['failed_files']} in failed/" + (f", oldest waiting {age:.0f}s" if isinstance(age, float) else ""))
+        print(printable(f"route {f['route']} ({f['root']}): {f['queued']} queued, {f['running']} running, "
+                        f"{f['failed_files']} in failed/"
+                        + (f", oldest waiting {age:.0f}s" if isinstance(age, float) else "")))
     by = {str(t["status"]): t for t in totals}
     order = (Status.LOADED, Status.DUPLICATE, Status.FAILED, Status.LOADING)
     parts = [f"{by[s]['files']} {s}" for s in order if s in by]

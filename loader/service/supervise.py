@@ -37,6 +37,9 @@ from .work import Job, error_details, fail_claim, route_settings
 
 log = logging.getLogger("loader.service")
 TICK_S = 0.1  # longest sleep of the loop: bounds the reaction time to results and the stop timeout
+# An inbox file that cannot be claimed (immutable, a read-only share) is tried again this often: an
+# operator's fix is noticed within a minute, and the log gets one line per file, not one per scan.
+UNCLAIMABLE_RETRY_S = 60.0
 
 
 @dataclass
@@ -69,6 +72,8 @@ class Supervisor:
         self.pool: ProcessPool | InlinePool = (
             InlinePool() if svc.workers == 1 else ProcessPool(svc.workers, logging.getLogger().level, _json_logs()))
         self.events: watch.EventWaker | None = None
+        self.unclaimable: dict[str, float] = {}  # inbox path -> when to try to claim it again
+        self.left_behind = 0  # --once: files that could not be claimed or failed: exit 75, not 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> int:
@@ -181,11 +186,15 @@ class Supervisor:
             return EXIT_UNAVAILABLE
         if scanned and not self.sched.waiting() and not self.inbox.settling():
             log.info("nothing left to load (--once)", extra=fields(stage="done", **self.tally.counts()))
-            return EXIT_OK
+            return EXIT_TEMPFAIL if self.left_behind else EXIT_OK
         return None
 
     # -- noticing and queueing ----------------------------------------------------------------
     def _scan(self, now: float) -> None:
+        for path, when in list(self.unclaimable.items()):
+            if now >= when:
+                del self.unclaimable[path]
+                self.inbox.known.discard(path)
         for route, name, path in self.inbox.scan(now):
             if self._enqueue(route, name, now):
                 self.inbox.known.add(path)
@@ -201,7 +210,7 @@ class Supervisor:
 
     def _reject(self, route: RouteSettings, name: str, claimed: Path | None, reason: str) -> None:
         """A file that cannot even be routed still goes to failed/ with its reason, never stays unseen."""
-        path = claimed or claim.claim(route.root, name)
+        path = claimed or self._try_claim(route, name)
         if path is None:
             return
         job = Job(str(path), route.root, route.name, route.schema or self.settings.schemas.ref, "", route.mode,
@@ -231,11 +240,24 @@ class Supervisor:
         f = item.payload
         if f.claimed is None:
             self.inbox.known.discard(os.path.join(f.route.root, folders.INBOX, f.name))
-            f.claimed = claim.claim(f.route.root, f.name)
-            if f.claimed is None:  # gone before we got to it
+            f.claimed = self._try_claim(f.route, f.name)
+            if f.claimed is None:  # gone before we got to it, or it cannot be claimed
                 self.sched.discard(item)
                 return False
         return True
+
+    def _try_claim(self, route: RouteSettings, name: str) -> Path | None:
+        """The claim, or None: gone, or refused — then said once, and left alone for a while."""
+        try:
+            return claim.claim(route.root, name)
+        except claim.ClaimError as e:
+            path = os.path.join(route.root, folders.INBOX, name)
+            self.unclaimable[path] = time.monotonic() + UNCLAIMABLE_RETRY_S
+            self.inbox.known.add(path)  # the scans skip it until it is tried again
+            self.left_behind += 1
+            log.error("cannot claim %s: %s; it stays in inbox/, tried again in %.0fs", path, e, UNCLAIMABLE_RETRY_S,
+                      extra=fields(file=name, stage="claim"))
+            return None
 
     def _job(self, item: Item[File]) -> Job:
         f = item.payload
@@ -266,11 +288,17 @@ class Supervisor:
     def _give_up(self, item: Item[File], reason: str) -> None:
         """Attempts exhausted: fail the claim (or archive it, if its load did commit before dying)."""
         f = item.payload
-        if f.claimed is not None and f.claimed.exists():
+        if f.claimed is not None and os.path.lexists(f.claimed):
             out = fail_claim(dataclasses.replace(self._job(item), attempt=item.attempt - 1), reason)
-            if out.action != Action.BUSY:
+            if out.action == Action.RETRY and self.once:  # failed/ cannot be written (a full disk)
+                self.left_behind += 1
+                log.error("%s stays in processing/ until the next run: %s", f.claimed, out.reason,
+                          extra=fields(file=f.name, stage=Action.RETRY))
+                return
+            if out.action not in (Action.BUSY, Action.RETRY):
                 self.tally.count(f.name, f.table, out)
                 return
+            reason = out.reason or reason
         self._log_retry(item, self.sched.retry_later(item, time.monotonic()), reason)
 
     def _log_retry(self, item: Item[File], delay: float, reason: str) -> None:
@@ -303,7 +331,7 @@ class Supervisor:
 
     def _give_back(self, f: File) -> bool:
         """True when the file's load was cut short (back to inbox/, or left for the next start)."""
-        if f.claimed is None or not f.claimed.exists():
+        if f.claimed is None or not os.path.lexists(f.claimed):
             return False
         return recovery.give_back(route_settings(self.settings, f.dest.schema), f.route.root, f.claimed)
 

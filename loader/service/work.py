@@ -17,11 +17,15 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from .. import filenames, logs
 from ..coltypes import DONE, Action, Mode, Status
 from ..config import Settings
-from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError
+from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError, NoInputError
 from ..load import LoadRequest, LoadResult, load_file
+from ..logs import fields
+from ..opened import Opened, RefusedInputError, open_in_root
 from ..targets import Target, open_target
 from . import claim, folders, recovery
 
@@ -112,13 +116,13 @@ def _close(target: Target) -> None:
         target.close()
 
 
-def _load(request: LoadRequest, settings: Settings) -> LoadResult:
+def _load(request: LoadRequest, settings: Settings, **kwargs: Any) -> LoadResult:
     """load_file on this process's kept target; a target that cannot open is load_file's own failure."""
     try:
         target = kept_target(settings)
     except LoaderError:
-        return load_file(request, settings)  # reports the failure (and its exit code) as always
-    result = load_file(request, settings, target=target)
+        return load_file(request, settings, **kwargs)  # reports the failure (and its exit code) as always
+    result = load_file(request, settings, target=target, **kwargs)
     if result.transient or result.exit_code == EXIT_SOFTWARE:
         forget_target(settings)
     return result
@@ -138,12 +142,13 @@ def rejects_dir(root: str, path: Path) -> str:
     """<root>/rejects/, or <root>/rejects/<claim id>/ when <name>.rejects.csv is already taken there:
     rejects of an earlier file with the same name are never overwritten."""
     base = os.path.join(root, "rejects")
-    if not os.path.lexists(os.path.join(base, path.name + ".rejects.csv")):
+    if not os.path.lexists(os.path.join(base, filenames.fit(path.name, suffix=".rejects.csv"))):
         return base
     return os.path.join(base, path.parent.name)
 
 
 def process(job: Job) -> Outcome:
+    logs.hide(job.settings.database.url)  # a worker process: its log lines never show the password either
     try:
         return _in_place(job) if job.in_place else _claimed(job)
     except Exception as e:  # a bug must not kill the worker; the file waits in processing/ for a person
@@ -166,12 +171,25 @@ def _claimed(job: Job) -> Outcome:
 
 
 def _locked(job: Job, path: Path) -> Outcome:
-    if not path.exists():
+    if not os.path.lexists(path):  # lexists: a dangling link is still there, and is refused below
         folders.remove_claim_folder(path.parent)
         return Outcome(job.path, Action.GONE)
-    refused = folders.refusal(job.root, str(path))
-    if refused:
-        return _fail(job, path, None, f"{path.name}: refused: {refused}")
+    try:
+        opened = open_in_root(job.root, str(path))
+    except RefusedInputError as e:
+        return _fail(job, path, None, f"{path.name}: refused: {e.reason}")
+    except NoInputError as e:
+        return _fail(job, path, None, f"{path.name}: {e.reason}")
+    with opened:
+        return _opened(job, path, opened)
+
+
+def _opened(job: Job, path: Path, opened: Opened) -> Outcome:
+    """Every byte of the load comes from `opened`: the name is never looked up again until the move."""
+    quiet = opened.quiet_s()
+    if job.attempt and 0 <= quiet < job.settings.service.stable_s:  # it changed during an earlier try
+        return Outcome(job.path, Action.BUSY, reason=f"still being written ({quiet:.1f}s ago): waiting until it "
+                       "settles")
     settings = route_settings(job.settings, job.schema, job.bad_rows, job.max_rejects)
     if job.recovered:
         earlier = _reconcile(job, settings)
@@ -182,12 +200,15 @@ def _locked(job: Job, path: Path) -> Outcome:
             return Outcome(job.path, Action.ARCHIVED, moved_to=str(dst), reason=f"already {earlier['status']} "
                            f"(load {earlier['load_id']}); archived without loading again")
     request = LoadRequest(str(path), job.table, job.mode, route=job.route, rejects_dir=rejects_dir(job.root, path))
-    return _after_load(job, path, _load(request, settings))
+    return _after_load(job, path, _load(request, settings, opened=opened, shown_as=path.name))
 
 
 def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
     if result.status in DONE:
-        dst = folders.archive(job.root, path, _today())
+        try:
+            dst = folders.archive(job.root, path, _today())
+        except OSError as e:  # committed: the retry finds the loaded row and only moves the file
+            return Outcome(job.path, Action.RETRY, result, reason=f"loaded, but cannot move it to archive/: {e}")
         return Outcome(job.path, Action.ARCHIVED, result, str(dst))
     retry = _retry_action(result, job.last_try)
     if retry is not None:
@@ -229,14 +250,19 @@ def fail_claim(job: Job, reason: str) -> Outcome:
 
 def _fail(job: Job, path: Path, result: LoadResult | None, reason: str) -> Outcome:
     details = error_details(job, path.name, result, reason)
-    dst = folders.fail(job.root, path, details)
+    try:
+        dst = folders.fail(job.root, path, details)
+    except OSError as e:  # a full drop root: the file and its reason wait in processing/, never half-moved
+        log.error("cannot move %s to failed/ (%s); it stays in processing/ and is tried again: %s", path.name, e,
+                  reason, extra=fields(file=path.name, stage=Action.RETRY))
+        return Outcome(job.path, Action.RETRY, result, reason=f"cannot write failed/: {e.strerror or e}; {reason}")
     return Outcome(job.path, Action.FAILED, result, str(dst), reason=reason)
 
 
 def error_details(job: Job, name: str, result: LoadResult | None, reason: str) -> dict[str, object]:
     """<name>.error.json: the line and column come from the load's own error, as its tracking row has them."""
     return {"file": name, "route": job.route, "table": f"{job.schema}.{job.table}", "mode": job.mode,
-            "reason": reason, "line": result.error_line if result else None,
+            "reason": logs.redacted(reason), "line": result.error_line if result else None,
             "column": result.error_column if result else None,
             "load_id": result.load_id if result and result.load_id else None,
             "exit_code": result.exit_code if result else EXIT_SOFTWARE, "attempts": job.attempt + 1,

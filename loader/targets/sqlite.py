@@ -36,6 +36,7 @@ from ..errors import (
     LoaderError,
     LoadInterrupted,
     TableBusyError,
+    UsageError,
 )
 from ..readers import ahead
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE
@@ -179,7 +180,11 @@ class SqliteTarget:
     # -- locking --------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock_table(self, schema: str, table: str, wait_s: float) -> Iterator[None]:
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        check_table_name(table)  # every load takes this lock first: a name SQLite cannot hold stops here
+        try:
+            self.lock_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DatabaseFailedError(f"cannot create the SQLite lock folder {self.lock_dir}: {e}") from None
         key = hashlib.sha1(f"{schema}.{table}".encode()).hexdigest()
         with open(self.lock_dir / f"{key}.lock", "a+") as f:
             deadline = time.monotonic() + wait_s
@@ -203,14 +208,25 @@ class SqliteTarget:
         return [Column(r[1], sql.logical_type(r[2] or "TEXT"), r[1]) for r in rows] or None
 
     def create_stage(self, schema: str, stage: str, columns: list[Column]) -> None:
-        self.stage_dir.mkdir(parents=True, exist_ok=True)
+        """A fresh stage file; nothing is left behind when it cannot be made (a full disk, too many columns)."""
+        check_table_name(stage)
         path = self.stage_file(stage)
-        path.unlink(missing_ok=True)
         try:
+            self.stage_dir.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)
             with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+                limit = conn.getlimit(sqlite3.SQLITE_LIMIT_COLUMN)
+                if len(columns) > limit:
+                    raise DatabaseRefusedError(f"the file has {len(columns):,} columns; an SQLite table holds at "
+                                               f"most {limit:,}")
                 conn.execute(sql.create_table_sql("main", stage, columns))
-        except sqlite3.Error as e:
-            raise map_error(e) from None
+        except BaseException as e:
+            self.drop_stage(schema, stage)
+            if isinstance(e, sqlite3.Error):
+                raise map_error(e) from None
+            if isinstance(e, OSError):
+                raise DatabaseFailedError(f"cannot create the SQLite stage file {path}: {e}") from None
+            raise
 
     def write_stage(self, schema: str, stage: str, reader: pa.RecordBatchReader, locate: RowLocator) -> int:
         import adbc_driver_manager
@@ -269,6 +285,16 @@ class SqliteTarget:
 
     def close(self) -> None:
         self.conn.close()
+
+
+RESERVED_PREFIX = "sqlite_"  # SQLite refuses to create any table whose name starts so (any case)
+
+
+def check_table_name(table: str) -> None:
+    """A table SQLite cannot create is a usage error (exit 64) before anything is written, not a crash."""
+    if table.lower().startswith(RESERVED_PREFIX):
+        raise UsageError(f"table name {table!r}: SQLite reserves names starting with {RESERVED_PREFIX!r}; "
+                         "choose another (--table, or the route's table)")
 
 
 def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

@@ -111,7 +111,8 @@ def open_csv(data: IO[bytes], csv: CsvSource, use_threads: bool = True, block_si
              on_bad_row: Callable[[Any], str] | None = None, as_text: bool = False) -> pacsv.CSVStreamingReader:
     """pyarrow's streaming parser over `data` (from open_table); the caller closes `data`."""
     parse = parse_options(csv.layout)
-    parse.invalid_row_handler = on_bad_row
+    if on_bad_row is not None:  # an explicit None makes pyarrow print a TypeError traceback on a ragged row
+        parse.invalid_row_handler = on_bad_row
     return pacsv.open_csv(data, read_options=read_options(csv, use_threads, block_size),
                           parse_options=parse, convert_options=convert_options(csv.columns, as_text))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import IO
 
 from ... import naming
 from ...coltypes import Column, ColumnType
@@ -32,19 +33,24 @@ DEFAULT_SAMPLE_BYTES = ReadOptions.sample_bytes
 DEFAULT_SAMPLE_ROWS = ReadOptions.sample_rows
 TAIL_BYTES = 64 * 1024  # where trailer lines of a large file are looked for
 SAMPLE_ROW_SLACK = 200  # records parsed beyond the sampled rows: room for a preamble above them
+# A first record may hold a quoted field larger than the sample (a base64 blob, a mail body): the
+# sample grows until the header and two records end, up to this; a record longer than this is
+# read as the sample cut it (and the reader refuses it with its line).
+MAX_RECORD_SNIFF = 64 << 20
 _SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$', re.IGNORECASE)
 
 
 def detect_format(sample: bytes, complete: bool, options: ReadOptions | None = None, file: str | None = None,
-                  tail: bytes | None = None) -> Detection:
+                  tail: bytes | None = None, size: int = -1) -> Detection:
     """Work out encoding, dialect, layout, header and types from the first bytes of a file.
 
     `complete` says whether `sample` is the whole file; if not, its last partial line is
     ignored so a row cut in half cannot mislead the guess, and `tail` (the file's last bytes)
-    is where trailer lines are looked for.
+    is where trailer lines are looked for; `size` is the file's, when known.
     """
     opts = options or ReadOptions()
     encoding, bom = _encoding(sample, opts, file)
+    _check_utf16_length(encoding, len(sample) if complete else size, file)
     text = _text(sample, encoding, bom, complete, file)
     sep_chars, forced = _sep_line(text)
     dialect = _dialect(text[sep_chars:], forced, opts)
@@ -52,6 +58,7 @@ def detect_format(sample: bytes, complete: bool, options: ReadOptions | None = N
     recs = records(text, dialect, sep_chars, 10**9 if complete else opts.sample_rows + SAMPLE_ROW_SLACK)
     if not recs:
         raise BadInputError("the file is empty (no header, no rows)", Where(file=file))
+    _check_width(recs, opts.max_columns, file)
     width = modal_width(recs)
     body = recs[preamble_end(recs, width):]
     trail = trailer(body, width) if complete else []
@@ -62,10 +69,13 @@ def detect_format(sample: bytes, complete: bool, options: ReadOptions | None = N
     header = opts.has_header if opts.has_header is not None else has_header(evidence)
     layout = _layout(text, body, trail, header, _Codec(encoding, bom), dialect, complete)
     notes = ["NUL characters are removed from text values"] if layout.strip_nul else []
-    if not complete and tail is not None:
-        # width 0: only blank (";;;") lines count as a trailer past the sample
-        layout = replace(layout, trailer_bytes=tail_trailer_bytes(tail, encoding, dialect, 0))
     columns, extra, column_notes = _columns(body, header, layout, opts)
+    if not complete and tail is not None:
+        width = len(columns) + len(extra)
+        layout = replace(layout, trailer_bytes=tail_trailer_bytes(tail, encoding, dialect, width))
+    if not complete:
+        notes.append(f"rows not counted: the file is larger than the {len(sample) >> 10:,} KiB sample "
+                     "(the load counts them)")
     rows = body[1:] if header else body
     layout = replace(layout, extra_columns=extra, rows_sampled=min(len(rows), opts.sample_rows))
     sampled = text[rows[0].start: rows[min(len(rows), opts.sample_rows) - 1].end] if rows else ""
@@ -78,6 +88,22 @@ def detect_format(sample: bytes, complete: bool, options: ReadOptions | None = N
 class _Codec:
     encoding: str
     bom: int  # length of the byte-order mark
+
+
+def _check_utf16_length(encoding: str, size: int, file: str | None) -> None:
+    """UTF-16 is two bytes per unit: an odd length is a file cut short, said so by detect and load alike."""
+    if encoding.startswith("utf-16") and size >= 0 and size % 2:
+        raise BadInputError(f"the file is {encoding} but has an odd number of bytes ({size:,}): its last "
+                            "character is cut off (a truncated copy?); nothing loaded", Where(file=file))
+
+
+def _check_width(recs: list[Record], max_columns: int, file: str | None) -> None:
+    """Refuse a row wider than load.max_columns before anything is allocated per column."""
+    widest = max(recs, key=lambda r: len(r.fields))
+    if len(widest.fields) > max_columns:
+        raise BadInputError(f"a row has {len(widest.fields):,} fields, more than load.max_columns "
+                            f"({max_columns:,}); nothing loaded (raise the setting if the table really is "
+                            "that wide)", Where(file=file))
 
 
 def _encoding(sample: bytes, opts: ReadOptions, file: str | None) -> tuple[str, int]:
@@ -156,7 +182,7 @@ def _columns(body: list[Record], header: bool, layout: CsvLayout,
     """The table's columns, the physical columns not loaded, and the notes on the types."""
     rows = [[f.strip() for f in r.fields] if layout.skipinitialspace else r.fields for r in body]
     data = rows[1:] if header else rows
-    width = modal_width(body[1:] if header and len(body) > 1 else body)  # the reader's width is the data's
+    width = _width(body, header)
     headers = fit_header(rows[0], width, data) if header else [""] * width
     extra: tuple[str, ...] = ()
     if header and width > 1 and headers[-1] == "" and all(len(r) < width or r[-1] == "" for r in data):
@@ -164,15 +190,27 @@ def _columns(body: list[Record], header: bool, layout: CsvLayout,
         extra = ("_trailing_empty",)
     sources = headers[:width]
     names = naming.column_names(sources)
+    renamed = naming.renamed(sources, names)
     sample = data[: opts.sample_rows]
     full = [r for r in sample if len(r) == width + len(extra) and any(r)] or sample  # ragged: bad input
-    columns, notes = [], []
+    columns, notes = [], list(renamed)
     for name, source, guess in zip(names, sources, infer_types(full, width, layout.delimiter)):
         pinned = _pinned(opts, name, source)
         columns.append(Column(name, pinned or guess.type, source, parse=None if pinned else guess.parse))
         if guess.note and not pinned:
             notes.append(f"column {name!r}: {guess.note}")
     return columns, extra, notes
+
+
+def _width(body: list[Record], header: bool) -> int:
+    """The reader's width is the data's; where the header's width is as common among the rows, the header's."""
+    data = body[1:] if header and len(body) > 1 else body
+    width = modal_width(data)
+    named = len(body[0].fields)
+    if header and named != width and sum(len(r.fields) == named for r in data) >= sum(len(r.fields) == width
+                                                                                          for r in data):
+        return named
+    return width
 
 
 def _pinned(opts: ReadOptions, name: str, header: str) -> ColumnType | None:
@@ -187,10 +225,35 @@ def sniff(source: Input, options: ReadOptions | None = None) -> Detection:
         with source.open() as f:
             sample = f.read(opts.sample_bytes + 1)
             complete = len(sample) <= opts.sample_bytes
+            if not complete:
+                sample, complete = _through_first_records(f, sample[: opts.sample_bytes])
             tail = None
             if not complete and source.size >= 0:  # a stream of unknown size has no tail to look at
-                f.seek(max(opts.sample_bytes, source.size - TAIL_BYTES))
+                f.seek(max(len(sample), source.size - TAIL_BYTES))
                 tail = f.read()
     except OSError as e:
         raise NoInputError(f"cannot read the file: {e.strerror or e}", Where(file=source.path)) from None
-    return detect_format(sample[: opts.sample_bytes], complete, opts, file=source.path, tail=tail)
+    return detect_format(sample, complete, opts, file=source.path, tail=tail, size=source.size)
+
+
+def _through_first_records(f: IO[bytes], sample: bytes) -> tuple[bytes, bool]:
+    """Grow a sample that ends inside the first records' quotes; (sample, whole file read).
+
+    Only a quoted field grows it: an unquoted line longer than the sample stays the reader's to refuse.
+    """
+    while sample.count(b'"') % 2 and _record_ends(sample) < 3 and len(sample) < MAX_RECORD_SNIFF:
+        more = f.read(min(len(sample), MAX_RECORD_SNIFF - len(sample)))
+        if not more:
+            return sample, True
+        sample += more
+    return sample, False
+
+
+def _record_ends(data: bytes, enough: int = 3) -> int:
+    """Line ends outside double quotes, counted up to `enough`: header, first row, second row."""
+    ends, quotes, start = 0, 0, 0
+    while ends < enough and (end := data.find(b"\n", start)) >= 0:
+        quotes += data.count(b'"', start, end)
+        ends += quotes % 2 == 0
+        start = end + 1
+    return ends

@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from .infer import MAX_TYPED_CHARS, is_typed  # longer cells are only ever word-like text
+
 csv.field_size_limit(2**31 - 1)  # a 1 MB field is data, not an error
 
 # Common delimiters first: on a tie, the earlier one wins.
@@ -23,11 +25,12 @@ DELIMITERS = [",", ";", "\t", "|", ":", "^", "~", "#", "/", " "]
 QUOTES = ['"', "'", ""]
 SNIFF_CHARS = 64 * 1024  # enough rows to see the pattern; scoring every dialect stays ~50 ms
 SNIFF_ROWS = 300
+SCORED_CELLS = 20_000  # cells type-scored per dialect: a 2 MB line of commas costs 20k regex calls, not 2M
 _EPS = 1e-3
 
 # Cells that look like a value of some type, not free text (CleverCSV's "known types", trimmed).
 _TYPED = re.compile(
-    r"""^\s*(?:
+    r"""(?:
       |[-+]?(?:\d+|\d{1,3}(?:[,.' ]\d{3})+)(?:[.,]\d+)?(?:[eE][-+]?\d+)?\s*%?        # numbers, 1,234.5, 12%
       |[-+]?[.,]\d+(?:[eE][-+]?\d+)?
       |[$€£¥]\s*[-+]?\d[\d,.' ]*|[-+]?\d[\d,.' ]*\s*[$€£¥]                           # currency
@@ -37,9 +40,20 @@ _TYPED = re.compile(
       |(?i:true|false|yes|no|y|n|t|f|null|none|nan|n/?a|-)                              # flags, missing
       |(?:https?|ftp)://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+                         # urls, emails
       |[^\W_][\w .'-]*                                                                  # words, names, codes
-    )\s*$""",
+    )""",
     re.VERBOSE,
 )
+# Matched with fullmatch on a stripped cell: no leading or trailing `\s*` that could trade spaces
+# with the pattern inside (that backtracked quadratically: 88 s on one 65,000-space cell).
+_WORDS = re.compile(r"[^\W_][\w .'-]*")
+
+
+def typed_cell(cell: str) -> bool:
+    """Does a cell look like a value of some type? Linear in its length."""
+    c = cell.strip()
+    if len(c) > MAX_TYPED_CHARS:
+        return _WORDS.fullmatch(c) is not None
+    return _TYPED.fullmatch(c) is not None
 
 
 @dataclass(frozen=True)
@@ -68,15 +82,46 @@ def sniff(text: str) -> Dialect:
     """The dialect with the best consistency score over the head of `text`."""
     head = _head(text)
     best, best_score = Dialect(",", '"'), -1.0
+    scored = []
     for rank, d in enumerate(candidates(head)):
         score = consistency(head, d) * (1 - rank * 1e-6)  # earlier candidates win exact ties
+        scored.append((score, d))
         if score > best_score:
             best, best_score = d, score
+    best = _keep_named_header(head, best, scored)
     if best.quotechar == "" and '"' not in head:
         best = Dialect(best.delimiter, '"', best.escapechar, best.skipinitialspace)  # nothing quoted
     if best.quotechar and best.escapechar is None and _backslash_escaped(head, best.quotechar):
         best = Dialect(best.delimiter, best.quotechar, "\\", best.skipinitialspace)
     return best
+
+
+def _keep_named_header(head: str, best: Dialect, scored: list[tuple[float, Dialect]]) -> Dialect:
+    """Never a reading that collapses a header of names into one column when a delimiter splits it.
+
+    On a tiny file the type score can favour one column of "1,2" read as decimal commas over
+    `a,b` split into two named columns; a first row that splits into distinct names, with the
+    rows below mostly as wide, is a table of that width. The best such dialect wins.
+    """
+    if len(_first(head, best)) > 1:
+        return best
+    split = [(s, d) for s, d in scored if d.delimiter and _named_split(head, d)]
+    return max(split, key=lambda sd: sd[0])[1] if split else best
+
+
+def _first(head: str, d: Dialect) -> list[str]:
+    rows = parse(head, d, 1)
+    return rows[0] if rows else []
+
+
+def _named_split(head: str, d: Dialect) -> bool:
+    rows = parse(head, d, SNIFF_ROWS)
+    names = [c.strip() for c in rows[0]] if rows else []
+    if len(names) < 2 or not all(names) or len(set(names)) != len(names) or any(map(is_typed, names)):
+        return False
+    below = rows[1:]
+    # one or two rows below are no evidence against the header (a tiny file's last row may be short)
+    return len(below) <= 2 or sum(1 for r in below if len(r) == len(names)) >= 0.5 * len(below)
 
 
 def _backslash_escaped(head: str, quote: str) -> bool:
@@ -87,9 +132,25 @@ def _backslash_escaped(head: str, quote: str) -> bool:
 
 
 def _head(text: str) -> str:
-    head = text[:SNIFF_CHARS]
-    cut = head.rfind("\n")
-    return head[: cut + 1] if cut > 0 and len(text) > SNIFF_CHARS else head
+    """The first SNIFF_CHARS of the text, cut after a whole record.
+
+    A line break inside a double-quoted field is not the end of a record: when the window ends
+    inside one (a base64 blob or a mail body in the first record), it grows to the first line
+    end after the quotes close, so every dialect is scored on whole records. Linear: each
+    character's quotes are counted once.
+    """
+    if len(text) <= SNIFF_CHARS:
+        return text
+    cut = text.rfind("\n", 0, SNIFF_CHARS)
+    if cut > 0 and text.count('"', 0, cut) % 2 == 0:
+        return text[: cut + 1]
+    start, quotes = 0, 0
+    while (end := text.find("\n", start)) >= 0:
+        quotes += text.count('"', start, end)
+        if quotes % 2 == 0 and end >= SNIFF_CHARS // 2:
+            return text[: end + 1]
+        start = end + 1
+    return text
 
 
 def candidates(head: str) -> list[Dialect]:
@@ -162,5 +223,7 @@ def type_score(rows: list[list[str]]) -> float:
     cells = [c for r in rows for c in r]
     if not cells:
         return _EPS
-    typed = sum(1 for c in cells if _TYPED.match(c))
+    if len(cells) > SCORED_CELLS:
+        cells = cells[:: len(cells) // SCORED_CELLS + 1]
+    typed = sum(1 for c in cells if typed_cell(c))
     return max(_EPS, typed / len(cells))

@@ -22,6 +22,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Decimal columns get headroom in the integer part: numeric(18,s) costs the same storage
 # as numeric(9,s) in all three databases and saves a failed load when a larger value comes.
 DECIMAL_MIN_PRECISION = 18
+# No number, date, time or flag is longer than this (38 digits with sign, point and grouping, an ISO
+# timestamp with offset): a longer value is text before any pattern or int() sees it (int() refuses
+# more than 4,300 digits; a regex on a 65,000-character cell costs time for nothing)
+MAX_TYPED_CHARS = 80
 _ORDER = ("boolean", "bigint", "date", "decimal", "float", "timestamp", "timestamptz")
 
 _INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
@@ -70,6 +74,8 @@ class Guess:
 
 def kinds_of(value: str) -> set[str]:
     kinds: set[str] = set()
+    if len(value) > MAX_TYPED_CHARS:
+        return kinds
     if value in TRUE_VALUES or value in FALSE_VALUES:
         kinds.add("boolean")
     if _INT.match(value):
@@ -130,6 +136,8 @@ _DELIMITER_CONVENTION = {";": "decimal_comma", ",": "thousands_comma"}
 def infer_column(values: list[str], prefer_number: str | None = None, prefer_date: str | None = None) -> Inferred:
     """ISO and plain values first; then locale numbers and dates, only when the data decides."""
     present = [v for v in dict.fromkeys(values) if v != ""]  # each distinct value once: codes repeat
+    if any(len(v) > MAX_TYPED_CHARS for v in present):
+        return Inferred(TEXT)
     guess = Guess()
     for v in present:
         guess.observe(v)

@@ -75,6 +75,54 @@ class _Tee:
         return start, text
 
 
+class _Sizes:
+    """Hands lines to csv.reader and measures each record: first line number, characters, first line's text."""
+
+    def __init__(self, f: io.TextIOBase):
+        self.f, self.count, self.chars = f, 0, 0
+        self.start, self.head, self.size = 1, "", 0
+
+    def __iter__(self) -> _Sizes:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.f)
+        self.count += 1
+        if self.count == self.start:
+            self.head = line[:4096]
+        self.size += len(line)
+        return line
+
+    def take(self) -> tuple[int, int, str]:
+        out = self.start, self.size, self.head
+        self.start, self.size = self.count + 1, 0
+        return out
+
+
+def locate_long_record(csv: CsvSource, block_size: int) -> BadInputError:
+    """pyarrow's "straddling object" names no row: find the longest record, its first line, and why.
+
+    A quote that is never closed makes the rest of the file one field; a huge unquoted field is a
+    row longer than a read block. Either way the message names the line where it starts.
+    """
+    longest = (0, 0, "", False)  # size, line, first line's text, was it the last record
+    with open_text(csv) as text:
+        lines = _Sizes(text)
+        for _ in csv_reader(lines, csv.layout.dialect()):
+            start, size, head = lines.take()
+            longest = (size, start, head, True) if size > longest[0] else (*longest[:3], False)
+    size, start, head, last = longest
+    line = csv.layout.skip_rows + start if size else None
+    quote = csv.layout.dialect().quotechar
+    if last and quote and head.count(quote) % 2 == 1:
+        reason = (f"a quote ({quote}) opened on this line is never closed: the rest of the file "
+                  f"({size:,} characters) would be one field")
+    else:
+        reason = (f"a row is longer than the read block ({block_size:,} bytes): {size:,} characters from this "
+                  "line on; raise load.block_size above it if the row is right")
+    return BadInputError(reason, Where(file=csv.path, line=line))
+
+
 def locate_arrow_error(csv: CsvSource, message: str) -> BadInputError:
     """Find the first bad row by re-reading single-threaded (only then does pyarrow number rows)."""
     first = _first_error(csv) or message

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from .dialect import Dialect, csv_reader
 from .header import header_like
+from .infer import is_typed
 
 MAX_TRAILER_ROWS = 5  # more short lines than this at the end are data (ragged rows), not a trailer
+MAX_NOTE_CHARS = 300  # a footnote below a table ("Source: …") is a sentence or two, not a value
 PREAMBLE_SEARCH = 60  # records looked at for the table's start: titles above a table are a few lines
 _TRAILER_WORDS = re.compile(r"^\s*(total|totals|sum|grand total|count|rows|records|eof|end|end of (file|report)|trl|"
                             r"trailer|footer)\b",
@@ -97,25 +99,48 @@ def _comment(r: Record, width: int) -> bool:
 
 
 def _run_follows(recs: list[Record], i: int, width: int) -> bool:
-    following = [len(x.fields) for x in recs[i + 1: i + 4] if any(x.fields)]
-    return not following or sum(1 for w in following if w == width) >= (len(following) + 1) // 2
+    """Do the next records continue a table of this width? Ragged rows (short ones, or longer by
+    empty trailing fields) continue it; a title or note line does not."""
+    following = [x.fields for x in recs[i + 1: i + 4] if any(x.fields)]
+    fits = sum(1 for f in following if 1 < len(f) <= width or not any(f[width:]))
+    return not following or fits >= (len(following) + 1) // 2
 
 
 def trailer(body: list[Record], width: int) -> list[Record]:
-    """Lines after the data that exports add: totals, counts, end markers."""
+    """Lines after the data that exports add: totals, counts, end markers, notes."""
     found: list[Record] = []
-    for r in reversed(body[1:]):
+    for i in range(len(body) - 1, 0, -1):
+        r = body[i]
         if not any(r.fields):
             found.append(r)  # Excel leaves ";;;" rows below the data
             continue
-        short = len(r.fields) < width and width > 1
-        worded = short and bool(_TRAILER_WORDS.match(r.fields[0])) and sum(1 for f in r.fields[1:] if f) <= 1
-        if len([t for t in found if any(t.fields)]) < MAX_TRAILER_ROWS and (
-                short and (len(r.fields) == 1 or worded) or worded):
+        if len([t for t in found if any(t.fields)]) < MAX_TRAILER_ROWS and _trailer_line(r, width, i):
             found.append(r)
         else:
             break
     return list(reversed(found))
+
+
+def _trailer_line(r: Record, width: int, above: int) -> bool:
+    """A totals line (`TOTAL,,6493392.96,,` or `Total: 123`), an end marker, a note, a record count.
+
+    A lone number is a short data row (`a,b / 1,2 / 3` is two rows), unless it counts the
+    records above it (`above` counts the header too, so both readings of the count are accepted).
+    """
+    if width <= 1:
+        return False
+    fields = r.fields
+    worded = bool(_TRAILER_WORDS.match(fields[0]))
+    if len(fields) >= width:
+        return worded and any(f == "" for f in fields[1:])  # a full-width totals line leaves columns empty
+    if worded:
+        return sum(1 for f in fields[1:] if f) <= 1 or len(fields) == 1
+    if len(fields) > 1:
+        return False
+    value = fields[0].strip()
+    if value.isdigit():
+        return int(value) in (above, above - 1)
+    return len(value) <= MAX_NOTE_CHARS and not is_typed(value)
 
 
 def tail_trailer_bytes(tail: bytes, encoding: str, d: Dialect, width: int) -> int:

@@ -20,9 +20,18 @@ from ...rejects import Reject, RowPolicy, failing, split_batch
 from .. import ahead
 from ..base import Detection, Input
 from .arrow import BLOCK_SIZE, open_csv, open_table, open_text
-from .dialect import csv_reader
+from .dialect import csv_reader, reader
 from .layout import CsvSource
-from .locate import Lines, data_row_to_record, locate_arrow_error, locate_data_row, locate_rejects, record_at
+from .locate import (
+    Lines,
+    data_row_to_record,
+    locate_arrow_error,
+    locate_data_row,
+    locate_long_record,
+    locate_rejects,
+    record_at,
+)
+from .ragged import RaggedTally, fit_row
 
 MAX_BLOCK_SIZE = 256 << 20  # a row longer than this is refused rather than risking the memory budget
 PYTHON_BATCH_ROWS = 16_384  # the Python reader's batch: a few MB of strings
@@ -43,6 +52,15 @@ class CsvStream:
         self.rejects: list[Reject] = []
         self.error: BadInputError | None = None
         self._good_rows = 0
+        self._ragged = RaggedTally()
+        self._kept: list[tuple[list[str | None], int | None, str]] = []  # ragged rows kept: values, line, text
+        self._nul_after_sample = False
+
+    @property
+    def notes(self) -> list[str]:
+        """What the reader did beyond the detection's notes: for the tracking row."""
+        nul = ["NUL characters found after the sample were removed from text values"] if self._nul_after_sample else []
+        return self._ragged.notes() + nul
 
     def reader(self, readahead: int = ahead.READAHEAD) -> pa.RecordBatchReader:
         batches = self._batches() if readahead <= 0 else ahead.readahead(self._batches(), readahead)
@@ -65,16 +83,23 @@ class CsvStream:
         try:
             yield from self._read()
         except pa.ArrowInvalid as e:
+            if self.error is None and "straddl" in str(e):  # names no row: find the long one
+                self.error = locate_long_record(self.csv, self.block_size)
             self.error = self.error or locate_arrow_error(self.csv, str(e))
             raise self.error from None
         except BadInputError as e:
             self.error = e
             raise
+        except UnicodeDecodeError as e:  # a transcoded input (UTF-16, cp1252) cut short or damaged
+            self.error = BadInputError(f"the file is not valid {self.csv.layout.encoding} ({e.reason}); "
+                                       "a truncated copy?", Where(file=self.csv.path))
+            raise self.error from None
 
     def _read(self) -> Iterator[pa.RecordBatch]:
         batches = self._read_batches() if self.n_rows != 0 else iter(())  # header only: no rows to parse
-        batches = (strip_nul(b) for b in batches) if self.csv.layout.strip_nul else batches
         for batch in batches:
+            batch, found = strip_nul(batch)
+            self._nul_after_sample |= found and not self.csv.layout.strip_nul
             kept = drop_blank_rows(batch)
             self.rows -= batch.num_rows - kept.num_rows  # ";;;" rows are blank lines, not data
             yield kept
@@ -107,6 +132,8 @@ class CsvStream:
                     self._reject(rejects)
                 self.rows += batch.num_rows
                 yield batch
+                if self._kept:
+                    yield self._kept_batch()
         if self.policy.over_limit(len(self.rejects), self.rows, final=True):
             raise self._too_many()
 
@@ -120,35 +147,44 @@ class CsvStream:
         with open_text(self.csv, rows=True) as text:
             lines = Lines(text)
             chunk: list[list[str | None]] = []
+            where: list[tuple[int, str]] = []  # each chunk row's line and text, for its reject
             last = 0
             for fields in csv_reader(lines, layout.dialect()):
                 start, last = last + 1, lines.count
                 if not fields or not any(fields):
                     continue
-                if len(fields) != width:
-                    self._python_bad_row(fields, width, layout.skip_rows + layout.header_lines + start)
+                line = layout.skip_rows + layout.header_lines + start
+                row = fields if len(fields) == width else self._python_ragged(fields, width, line)
+                if row is None:
                     continue
-                chunk.append([f.strip() or None for f in fields[: len(names)]])
+                chunk.append([f.strip() or None if f is not None else None for f in row[: len(names)]])
+                where.append((line, layout.delimiter.join(fields)))
                 if len(chunk) >= PYTHON_BATCH_ROWS:
-                    yield self._typed(chunk, names)
-                    chunk = []
+                    yield self._typed(chunk, names, where)
+                    chunk, where = [], []
             if chunk:
-                yield self._typed(chunk, names)
+                yield self._typed(chunk, names, where)
 
-    def _python_bad_row(self, fields: list[str], width: int, line: int) -> None:
+    def _python_ragged(self, fields: list[str], width: int, line: int) -> list[str | None] | None:
+        """A ragged row kept by the ragged-row rule (reject_rows only), else rejected or failing the file."""
         reject = Reject(f"expected {width} fields, found {len(fields)}", line=line,
                         raw=self.csv.layout.delimiter.join(fields))
         if not self.policy.reject_rows:
             raise BadInputError(reject.reason, Where(file=self.csv.path, line=line))
-        self._reject([reject])
+        fitted = fit_row(fields, width)
+        if fitted is None:
+            self._reject([reject])
+        else:
+            self._ragged.count(fields, width)
+        return fitted
 
-    def _typed(self, chunk: list[list[str | None]], names: list[str]) -> pa.RecordBatch:
+    def _typed(self, chunk: list[list[str | None]], names: list[str],
+               where: list[tuple[int, str]]) -> pa.RecordBatch:
         texts = pa.RecordBatch.from_pydict({n: [row[i] for row in chunk] for i, n in enumerate(names)},
                                            schema=pa.schema([(n, pa.string()) for n in names]))
         if self.policy.reject_rows:
-            batch, rejects = split_batch(texts, self.csv.columns, self._good_rows)
-            self._good_rows += texts.num_rows
-            self._reject(rejects)
+            batch, rejects = split_batch(texts, self.csv.columns, 0)
+            self._reject([_at(r, *where[r.data_row or 0]) for r in rejects])
         else:
             batch = self._convert(texts, cast_all=True)
         self.rows += batch.num_rows
@@ -175,12 +211,29 @@ class CsvStream:
     def _bad_row(self, row: Any) -> str:
         layout = self.csv.layout
         line = layout.skip_rows + layout.header_lines + row.number if row.number else None
+        fields = next(reader(row.text, layout.dialect()), [])
+        fitted = fit_row(fields, self.csv.width) if fields else None
+        if fitted is not None:
+            self._ragged.count(fields, self.csv.width)
+            self._kept.append((fitted, line, row.text))
+            return "skip"
         try:
             self._reject([Reject(f"expected {self.csv.width} fields, found {row.actual_columns}", line=line,
                                  raw=row.text)])
         except BadInputError:
             return "error"  # pyarrow stops; _batches raises self.error
         return "skip"
+
+    def _kept_batch(self) -> pa.RecordBatch:
+        """The ragged rows kept from the last block, typed like every row; a bad value is still rejected."""
+        kept, self._kept = self._kept, []
+        names = [c.name for c in self.csv.columns]
+        texts = pa.RecordBatch.from_pydict({n: [row[i] for row, _, _ in kept] for i, n in enumerate(names)},
+                                           schema=pa.schema([(n, pa.string()) for n in names]))
+        batch, rejects = split_batch(texts, self.csv.columns, 0)
+        self._reject([_at(r, line, text) for r in rejects for _, line, text in [kept[r.data_row or 0]]])
+        self.rows += batch.num_rows
+        return batch
 
     def _reject(self, rejects: list[Reject]) -> None:
         self.rejects += rejects
@@ -208,6 +261,18 @@ def drop_blank_rows(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch if pc.all(filled).as_py() else batch.filter(filled)
 
 
-def strip_nul(batch: pa.RecordBatch) -> pa.RecordBatch:
-    arrays = [pc.replace_substring(a, "\x00", "") if pa.types.is_string(a.type) else a for a in batch.columns]
-    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+def _at(reject: Reject, line: int | None, text: str) -> Reject:
+    """A reject whose line is already known (a ragged row kept, a Python-read row): no search for it later."""
+    reject.line, reject.raw, reject.data_row = line, text.rstrip("\r\n"), None
+    return reject
+
+
+def strip_nul(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, bool]:
+    """NUL characters removed from text values, on every target alike (PostgreSQL refuses them in
+    text, SQLite would store them): (batch, whether any was found). A scan finds none in most batches."""
+    arrays, found = [], False
+    for a in batch.columns:
+        if pa.types.is_string(a.type) and pc.any(pc.match_substring(a, "\x00")).as_py():
+            a, found = pc.replace_substring(a, "\x00", ""), True
+        arrays.append(a)
+    return (pa.RecordBatch.from_arrays(arrays, schema=batch.schema) if found else batch), found
