@@ -44,6 +44,7 @@ def run_all(argv: list[str]) -> int:
     p.add_argument("--rows", type=int, help="rows of the load file (default 1,000,000; quick 20,000)")
     p.add_argument("--small-rows", type=int, help="rows the slow paths load (default 100,000; quick 5,000)")
     p.add_argument("--rounds", type=int, help="rounds per fast path (default 3; quick 1)")
+    p.add_argument("--quiet-check", action="store_true", help="warn when other work keeps the machine busy")
     p.add_argument("--sizes-mb", help="memory test file sizes (default 100,1000; quick 2,10)")
     p.add_argument("--files", type=int, help="small files (default 1,000; quick 10)")
     p.add_argument("--skip", default="", help="comma list of parts to skip: load, memory, small")
@@ -73,7 +74,7 @@ def run_all(argv: list[str]) -> int:
         parts = {
             "load": ["--rows", str(rows), "--small-rows", str(small_rows), "--rounds", str(rounds),
                      "--md", f"{tmp}/load.md", "--chart", str(out.with_suffix(".png")), "--json", f"{tmp}/load.json",
-                     *common, *pg],
+                     *common, *pg, *(["--quiet-check"] if args.quiet_check else [])],
             "memory": ["--sizes-mb", sizes, "--md", f"{tmp}/memory.md", *common, *pg],
             "small": ["--files", str(files), "--md", f"{tmp}/small.md", *common],
         }

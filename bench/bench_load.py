@@ -35,9 +35,11 @@ from measure import (
     loader_env_heavy,
     make_workdir,
     measure,
+    postmaster_pid,
     prepare_file,
     prepare_small_file,
     python_has,
+    quiet_check,
     start_postgres,
     warm_cache,
 )
@@ -80,6 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--md", help=f"write the markdown here (default {RESULTS_DIR.name}/<yyyy-mm-dd>-<host>.md)")
     p.add_argument("--chart", help="write the PNG chart here (default: beside the markdown, .png)")
     p.add_argument("--json", help="also write the summaries as JSON here (for python -m bench)")
+    p.add_argument("--quiet-check", action="store_true",
+                   help="before the rounds, warn (and say so in the report) when other work keeps the machine busy")
     args = p.parse_args(argv)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     args.paths = [n.strip() for n in args.paths.split(",") if n.strip()]
@@ -130,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         if "postgresql" in args.targets and not ctx.pg_url:
             server = start_postgres(work)
             ctx.pg_url = server.get_uri()
+        if "postgresql" in args.targets:
+            ctx.server_pid = postmaster_pid(ctx.pg_url)
+        args.quiet_warning = quiet_check() if args.quiet_check else None
+        if args.quiet_warning:
+            print(f"WARNING: {args.quiet_warning}", file=sys.stderr, flush=True)
         heavy = loader_env_heavy(args.loader)
         if heavy:
             print(f"WARNING: {'/'.join(heavy)} installed where {args.loader} runs: every loader process imports "

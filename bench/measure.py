@@ -58,6 +58,7 @@ class Context:
     small_rows: int = 0
     small_totals: dict | None = None
     pgloader: str | None = None
+    server_pid: int | None = None  # the PostgreSQL postmaster, for the server's CPU seconds
 
 
 @dataclass
@@ -70,6 +71,9 @@ class Measurement:
     file_rows: int = 0  # rows in the file this path loaded (rows/s is file_rows / seconds)
     file_bytes: int = 0
     problems: list[str] = field(default_factory=list)
+    client_cpu_s: float = 0.0  # user + system seconds of the measured command and its children
+    server_cpu_s: float = 0.0  # of the PostgreSQL server's processes (0 for SQLite: it runs in the client)
+    other_cpu_s: float = 0.0  # of everything else on the machine meanwhile: > 0.1 s per second = not quiet
 
     @property
     def ok(self) -> bool:
@@ -157,6 +161,68 @@ def read_hwm_kb(pid: int) -> int:
     return 0  # gone, a zombie, or not Linux
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's waited-for children so far (a finished command's whole tree)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has spent busy (not idle or iowait) since boot."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+class ServerCpu:
+    """CPU seconds of a PostgreSQL server: the postmaster, its live children and the backends it reaped.
+
+    A backend exits when its client disconnects; its time then shows in the postmaster's
+    children_user / children_system, so nothing a load's connections did is missed.
+    """
+
+    def __init__(self, pid: int | None):
+        self.pid = pid
+
+    def total(self) -> float:
+        if self.pid is None:
+            return 0.0
+        try:
+            master = psutil.Process(self.pid)
+            t = master.cpu_times()
+            total = t.user + t.system + t.children_user + t.children_system
+            for child in master.children():
+                with contextlib.suppress(psutil.Error):
+                    c = child.cpu_times()
+                    total += c.user + c.system
+            return total
+        except psutil.Error:
+            return 0.0
+
+
+def postmaster_pid(url: str | None) -> int | None:
+    """The server's postmaster pid, from postmaster.pid in its data directory (same host only)."""
+    if not url:
+        return None
+    with contextlib.suppress(Exception):
+        data_dir = pg_fetch(url, "SHOW data_directory")[0][0]
+        return int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    return None
+
+
+def quiet_check(seconds: float = 2.0, busy_limit: float = 0.15) -> str | None:
+    """A warning when other work keeps the machine busy (more than `busy_limit` of one core), else None."""
+    before = machine_cpu()
+    time.sleep(seconds)
+    busy = (machine_cpu() - before) / seconds
+    if busy <= busy_limit:
+        return None
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"other load present: {busy:.2f} cores busy before the run (load average {load1:.1f} on "
+            f"{os.cpu_count()} cores); figures are not those of a quiet machine: read the CPU seconds")
+
+
 def run_measured(argv: list[str], env: dict[str, str], cwd: Path,
                  timeout: float) -> tuple[float, float, int, str, str]:
     """Wall seconds, peak RSS in MB, exit code, stdout and the tail of stderr of one command."""
@@ -188,10 +254,14 @@ def run_setup(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
 def measure(path: LoadPath, round_no: int, timeout: float) -> Measurement:
     """Run one load and check it; the target is emptied again afterwards, whatever happened."""
     m = Measurement(path.name, round_no, file_rows=path.expected_rows, file_bytes=path.data.stat().st_size)
+    server = ServerCpu(path.ctx.server_pid if path.target == "postgresql" else None)
     try:
         argv = path.prepare(round_no)
+        c0, s0, all0 = children_cpu(), server.total(), machine_cpu()
         m.seconds, m.peak_rss_mb, code, path.stdout, stderr = run_measured(
             argv, child_env(path.env()), path.ctx.work, timeout)
+        m.client_cpu_s, m.server_cpu_s = children_cpu() - c0, server.total() - s0
+        m.other_cpu_s = max(0.0, machine_cpu() - all0 - m.client_cpu_s - m.server_cpu_s)
         if code != 0:
             m.problems.append(f"exit code {code}: {stderr}")
             return m

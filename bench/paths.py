@@ -131,6 +131,15 @@ class LoaderSqliteAppend(LoaderSqlite):
         return self.load_command("append")
 
 
+class LoaderSqliteReplace(LoaderSqlite):
+    name, what = "loader-sqlite-replace", "`loader load` fullload replacing a table that holds the same file"
+
+    def prepare(self, round_no: int) -> list[str]:
+        self.dir = fresh_dir(self.ctx.work / self.name)
+        run_setup(self.load_command("fullload"), self.ctx.work, self.env())
+        return self.load_command("fullload")
+
+
 class SqliteImport(LoadPath):
     name, target, what = "sqlite3-import", "sqlite", "sqlite3 shell `.import --csv` into a pre-created table"
 
@@ -196,6 +205,13 @@ class LoaderPostgresAppend(LoaderPostgres):
         run_setup(self.load_command("fullload"), self.ctx.work, self.env())
         pg_checkpoint(self.ctx.pg_url)
         return self.load_command("append")
+
+
+class LoaderPostgresBinary(LoaderPostgres):
+    name, what = "loader-pg-binary", "`loader load` with database.raw_copy = false: binary COPY from Arrow (ADBC)"
+
+    def env(self) -> dict[str, str]:
+        return super().env() | {"LOADER_DATABASE__RAW_COPY": "false"}
 
 
 class PgCopy(PostgresPath):
@@ -286,7 +302,8 @@ r = c.open_csv(sys.argv[1], parse_options=c.ParseOptions(newlines_in_values=True
 print(f"rows={sum(b.num_rows for b in r)}")
 """
 
-PATHS: list[type[LoadPath]] = [LoaderSqlite, LoaderSqliteAppend, SqliteImport, LoaderPostgres, LoaderPostgresAppend,
+PATHS: list[type[LoadPath]] = [LoaderSqlite, LoaderSqliteAppend, LoaderSqliteReplace, SqliteImport, LoaderPostgres,
+                               LoaderPostgresAppend, LoaderPostgresBinary,
                                PgCopy, PsqlCopy, PandasPg, Pgloader, ArrowParse]
 
 

@@ -36,6 +36,9 @@ class DatabaseSettings:
     lock_timeout_s: float = field(default=30.0, metadata={"doc": "longest wait for a table lock while publishing"})
     bulk_path: str = field(default="auto", metadata={
         "doc": "SQL Server bulk path: auto (bulkcopy > bcp > odbc, the best available), bulkcopy, bcp or odbc"})
+    raw_copy: bool = field(default=True, metadata={
+        "doc": "PostgreSQL: COPY the file's own CSV bytes where the server reads them exactly as the loader "
+               "(false: always binary COPY from Arrow batches)"})
 
 
 @dataclass

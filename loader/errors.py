@@ -143,6 +143,12 @@ class TableBusyError(DatabaseError, TransientError):
     exit_code = EXIT_TEMPFAIL
 
 
+class FastPathMismatch(LoaderError):
+    """A fast path met something it cannot load exactly as the plain path would (a value the
+    loader refuses, a count that differs): the load runs the plain path instead, which handles or
+    reports it. Never reaches a user unless a fast path is used without that fallback (a bug)."""
+
+
 class LocalDiskError(TransientError):
     """A local folder the loader writes (rejects/, failed/, the stage files) is full or failing.
 

@@ -27,6 +27,7 @@ from .config import Settings
 from .errors import (
     EXIT_OK,
     DuplicateFileError,
+    FastPathMismatch,
     LoaderError,
     LocalDiskError,
     UsageError,
@@ -38,6 +39,7 @@ from .plan import LoadPlan, plan_load, widened
 from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
 from .rejects import RowPolicy, parse_max_rejects, write_rejects
 from .targets import Target, open_target
+from .targets.base import RawChunks, RawCsvTarget
 from .track import LoadRecord
 
 log = logging.getLogger("loader")
@@ -103,7 +105,8 @@ def detect(path: str, options: ReadOptions | None = None) -> Detection:
 
 
 def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None = None,
-              opened: Opened | None = None, shown_as: str | None = None) -> LoadResult:
+              opened: Opened | None = None, shown_as: str | None = None,
+              target: Target | None = None) -> LoadResult:
     """`options` pin what detection would otherwise guess (the CLI's --delimiter, --type…); how much
     is sampled and parsed at once always comes from settings.load, so one knob governs memory.
 
@@ -111,21 +114,26 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
     inside its route's root); else `req.path` is opened here, never through a link. Either way
     every byte is read from that one descriptor. `shown_as` names the file in messages (the name
     it was dropped as, not its processing/<claim>/ path); the tracking row keeps `req.path`.
+
+    `target`: an open target the caller keeps across loads (a service worker: one connection per
+    process, `ensure_ready` already done); it is left open. Without one, the load opens its own.
     """
     started = time.perf_counter()
     rec: LoadRecord | None = None
-    target: Target | None = None
+    owned = target is None
     own = opened is None
     try:
         table = _table_name(req)
         opened = opened or open_path(req.path)
         source = opened.input(shown_as)
-        target = open_target(settings)
-        target.ensure_ready()
+        if target is None:
+            target = open_target(settings)
+            target.ensure_ready()
         rec = LoadRecord(file_path=os.path.abspath(req.path), schema_name=settings.schemas.ref, table_name=table,
                          mode=Mode(req.mode), route=req.route, size_bytes=source.size)
-        # hashed in a thread (hashlib releases the GIL) while the file is detected and staged
-        rec.sha256_pending = _HASHER.submit(sha256_of, source)
+        # hashed in a thread once it is known the load needs its own pass (see _start_hash)
+        rec.sha256_pending = None
+        _SOURCES[rec.load_id] = source
         target.tracker.record_start(rec)
         with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
             _reconcile_table(target, settings, rec)
@@ -139,7 +147,9 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
         log.exception("unexpected error loading %s", req.path)
         return _failed(req, rec, target, LoaderError(f"internal error: {type(e).__name__}: {e}"), started)
     finally:
-        if target is not None:
+        if rec is not None:
+            _SOURCES.pop(rec.load_id, None)
+        if owned and target is not None:
             with contextlib.suppress(Exception):
                 target.close()
         if own and opened is not None:
@@ -208,6 +218,20 @@ def load_source(req: LoadRequest, settings: Settings, source: Input, options: Re
 
 
 _HASHER = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sha256")
+_SOURCES: dict[str, Input] = {}  # load id -> its input, for a hash started late (_start_hash)
+
+
+def _start_hash(rec: LoadRecord) -> None:
+    """Hash in a thread (hashlib releases the GIL) while the file is staged, unless a fast path that
+    reads the file anyway already gave the hash, or a hash is on its way."""
+    source = _SOURCES.get(rec.load_id)
+    if not rec.sha256 and rec.sha256_pending is None and source is not None:
+        rec.sha256_pending = _HASHER.submit(sha256_of, source)
+
+
+def _resolve_hash(rec: LoadRecord) -> None:
+    _start_hash(rec)
+    rec.resolve_sha256()
 
 
 def sha256_of(source: Input) -> str:
@@ -259,7 +283,7 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
 
 
 def _refuse_duplicate(req: LoadRequest, target: Target, rec: LoadRecord, shown: str) -> None:
-    rec.resolve_sha256()
+    _resolve_hash(rec)
     previous = target.tracker.find_duplicate(rec.sha256, rec.schema_name, rec.table_name)
     if previous:
         raise DuplicateFileError(f"{shown}: the same content (sha256 {rec.sha256[:12]}…) is already in "
@@ -285,6 +309,9 @@ def _drop_stage(target: Target, schema: str, stage: str) -> None:
 def _stage_and_publish(job: _Load, plan: LoadPlan, policy: RowPolicy) -> None:
     detection = plan.read_as(job.detection)
     stream = job.reader.stream(job.source, detection, job.options, policy)
+    if _fast_path(job, plan, stream, detection):
+        return
+    _start_hash(job.rec)
     t0 = time.perf_counter()
     try:
         if plan.direct:  # COPY straight into ref.T inside the publish transaction: no staging copy of every row
@@ -302,6 +329,43 @@ def _stage_and_publish(job: _Load, plan: LoadPlan, policy: RowPolicy) -> None:
     targets.publish(job.target, plan.publication(), job.rec)
 
 
+def _fast_path(job: _Load, plan: LoadPlan, stream: Stream, detection: Detection) -> bool:
+    """The server parses the file's own CSV bytes where it reads them exactly as the reader does
+    (targets/pgcopy.py); False, with nothing loaded, when the plain path must run instead."""
+    raw_of = getattr(stream, "raw", None)
+    if not job.target.capabilities.raw_csv or raw_of is None or (raw := raw_of()) is None:
+        return False
+    target = cast(RawCsvTarget, job.target)
+    log.debug("%s: raw CSV COPY (the server parses the file's own bytes)", job.req.path)
+    t0 = time.perf_counter()
+    try:
+        if plan.direct:
+            target.append_direct_raw(plan.publication(), raw, stream.locate, job.rec,
+                                     lambda copied: _settle_raw(job, raw, detection, copied, t0))
+            return True
+        loaded = target.write_stage_raw(plan.stage_schema, plan.stage, raw, stream.locate)
+        _settle_raw(job, raw, detection, loaded, t0)
+    except FastPathMismatch as e:
+        log.info("%s: %s; loading it through the plain path", job.req.path, e.reason)
+        if not plan.direct:  # start the stage again empty
+            _drop_stage(job.target, plan.stage_schema, plan.stage)
+            job.target.create_stage(plan.stage_schema, plan.stage, list(plan.columns))
+        return False
+    targets.publish(job.target, plan.publication(), job.rec)
+    return True
+
+
+def _settle_raw(job: _Load, raw: RawChunks, detection: Detection, loaded: int, t0: float) -> None:
+    """As _settle: any count that differs sends the load to the plain path, which says why."""
+    rec = job.rec
+    rec.read_seconds = time.perf_counter() - t0
+    if (detection.n_rows is not None and raw.rows != detection.n_rows) or loaded != raw.rows:
+        raise FastPathMismatch(f"{raw.rows} rows read, {loaded} stored, {detection.n_rows} counted by detection")
+    rec.rows_read, rec.rows_loaded, rec.rows_rejected = raw.rows, loaded, 0
+    rec.sha256, rec.sha256_pending = raw.sha256, None
+    _unchanged(job)
+
+
 def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: float) -> None:
     """Every row read is loaded or rejected, and as many as the detector counted; else nothing is published."""
     rec = job.rec
@@ -315,7 +379,7 @@ def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: f
         raise LoaderError(f"the database holds {loaded} new rows and {len(stream.rejects)} were rejected, but "
                           f"{stream.rows} were read; nothing published")
     _keep_rejects(job, stream)
-    rec.resolve_sha256()
+    _resolve_hash(rec)
     _unchanged(job)
 
 
@@ -370,7 +434,7 @@ def _failed(req: LoadRequest, rec: LoadRecord | None, target: Target | None, e: 
     # nothing was published: every row read counts as rejected with the file
     rec.rows_loaded, rec.rows_rejected = 0, rec.rows_read
     with contextlib.suppress(Exception):
-        rec.resolve_sha256()
+        _resolve_hash(rec)
     rec.error, rec.error_line, rec.error_column = str(e), e.where.line, e.where.column
     rec.finish(status)
     if target is not None:

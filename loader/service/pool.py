@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .work import Job, Outcome, process
+from .work import Job, Outcome, close_kept, process
 
 log = logging.getLogger("loader.pool")
 
@@ -31,6 +31,13 @@ def _worker_main(conn: Connection, log_level: int, json_logs: bool) -> None:
 
     logs.setup("json" if json_logs else "human", verbose=False)
     logging.getLogger().setLevel(log_level)
+    try:
+        _serve(conn)
+    finally:
+        close_kept()  # the worker's kept connections end with it
+
+
+def _serve(conn: Connection) -> None:
     while True:
         try:
             job = conn.recv()

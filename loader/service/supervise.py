@@ -111,6 +111,14 @@ class Supervisor:
                 self.events.stop()
             self.pool.close()
             self.wake.close()
+            self._ignore_late_signals()
+
+    def _ignore_late_signals(self) -> None:
+        """The outcome is decided: a signal arriving while the interpreter shuts down (which restores
+        the default handlers) must not turn a completed drain's exit 0 into death by SIGINT."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_IGN)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

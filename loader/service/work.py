@@ -9,6 +9,7 @@ while holding it belongs to a dead process: it is marked failed and its staging 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -16,6 +17,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import filenames, logs
 from ..coltypes import DONE, Action, Mode, Status
@@ -24,6 +26,7 @@ from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError, NoInputError
 from ..load import LoadRequest, LoadResult, load_file
 from ..logs import fields
 from ..opened import Opened, RefusedInputError, open_in_root
+from ..targets import Target, open_target
 from . import claim, folders, recovery
 
 log = logging.getLogger("loader.work")
@@ -59,6 +62,70 @@ class Outcome:
     moved_to: str | None = None
     reason: str | None = None
     pid: int = dataclasses.field(default_factory=os.getpid)
+
+
+# Targets kept open in this process across loads: a worker connects once (an ADBC connect reads
+# the type catalog: 45-230 ms) and runs ensure_ready once, instead of both for every file.
+# A few routes may use other schemas; more than this many databases is unusual, the oldest closes.
+KEPT_TARGETS = 4
+_KEPT: dict[str, Target] = {}
+
+
+def kept_target(settings: Settings) -> Target:
+    """This process's open target for these settings, health-checked; a new one when it does not answer."""
+    key = repr((settings.database, settings.schemas))
+    target = _KEPT.pop(key, None)
+    if target is not None and not _answers(target):
+        _close(target)
+        target = None
+    if target is None:
+        target = open_target(settings)
+        try:
+            target.ensure_ready()
+        except BaseException:
+            _close(target)
+            raise
+    _KEPT[key] = target  # most recently used last
+    while len(_KEPT) > KEPT_TARGETS:
+        _close(_KEPT.pop(next(iter(_KEPT))))
+    return target
+
+
+def forget_target(settings: Settings) -> None:
+    """After a database failure the connection's state is unknown: the next load opens a new one."""
+    target = _KEPT.pop(repr((settings.database, settings.schemas)), None)
+    if target is not None:
+        _close(target)
+
+
+def close_kept() -> None:
+    while _KEPT:
+        _close(_KEPT.pop(next(iter(_KEPT))))
+
+
+def _answers(target: Target) -> bool:
+    try:
+        target.tracker.session.query("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def _close(target: Target) -> None:
+    with contextlib.suppress(Exception):
+        target.close()
+
+
+def _load(request: LoadRequest, settings: Settings, **kwargs: Any) -> LoadResult:
+    """load_file on this process's kept target; a target that cannot open is load_file's own failure."""
+    try:
+        target = kept_target(settings)
+    except LoaderError:
+        return load_file(request, settings, **kwargs)  # reports the failure (and its exit code) as always
+    result = load_file(request, settings, target=target, **kwargs)
+    if result.transient or result.exit_code == EXIT_SOFTWARE:
+        forget_target(settings)
+    return result
 
 
 def route_settings(settings: Settings, schema: str, bad_rows: str = "", max_rejects: str = "") -> Settings:
@@ -137,7 +204,7 @@ def _opened(job: Job, path: Path, opened: Opened) -> Outcome:
             return Outcome(job.path, Action.ARCHIVED, moved_to=str(dst), reason=f"already {earlier['status']} "
                            f"(load {earlier['load_id']}); archived without loading again")
     request = LoadRequest(str(path), job.table, job.mode, route=job.route, rejects_dir=rejects_dir(job.root, path))
-    return _after_load(job, path, load_file(request, settings, opened=opened, shown_as=path.name))
+    return _after_load(job, path, _load(request, settings, opened=opened, shown_as=path.name))
 
 
 def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
@@ -216,7 +283,7 @@ def _in_place(job: Job) -> Outcome:
         return Outcome(job.path, Action.UNAVAILABLE if e.transient else Action.RETRY, reason=str(e))
     if done is not None:
         return Outcome(job.path, Action.SKIPPED, reason=f"already {done['status']} (load {done['load_id']})")
-    result = load_file(LoadRequest(job.path, job.table, job.mode, route=job.route), settings)
+    result = _load(LoadRequest(job.path, job.table, job.mode, route=job.route), settings)
     if result.status in DONE:
         return Outcome(job.path, Action.ARCHIVED, result)
     retry = _retry_action(result, job.last_try)

@@ -39,7 +39,7 @@ def open_target(settings: Settings) -> Target:
         from . import postgres
 
         url = url.replace("postgresql+psycopg:", "postgresql:", 1)
-        return postgres.connect(url, schemas, settings.database.lock_timeout_s)
+        return postgres.connect(url, schemas, settings.database.lock_timeout_s, settings.database.raw_copy)
     raise ConfigError(f"database.url {redact_url(url)!r}: unsupported scheme; use sqlite:///path, "
                       "postgresql://…, postgresql+pyodbc://…, mssql+pyodbc://… or an ODBC connection string")
 

@@ -57,6 +57,8 @@ class Capabilities:
     publish_attempts: int = 1
     # the tracking table can coordinate several hosts (row claims); SQLite is single-host by nature
     multi_host: bool = True
+    # COPYs a reader's raw CSV chunks itself (RawCsvTarget: write_stage_raw, append_direct_raw)
+    raw_csv: bool = False
 
 
 # A data row number (1-based, as the database counts it) -> a located error for the user.
@@ -134,6 +136,35 @@ class Target(Protocol):
         """The one publish transaction: commits when the block ends, rolls back when it raises."""
 
     def close(self) -> None: ...
+
+
+class RawChunks(Protocol):
+    """A reader's rows as validated raw CSV chunks (readers/csv/chunks.py RawCsv), as a target sees them."""
+
+    format: Any  # CopyFormat: columns, delimiter, quote, force_null
+    rows: int  # data rows handed out so far
+    sha256: str  # of the whole input, once the chunks are exhausted
+    path: str  # the input's name in messages
+
+    def chunks(self) -> Iterator[Any]:
+        """Chunk(data, first_row, rows, first_line), each already validated with the load's types."""
+
+    @property
+    def size(self) -> int:
+        """The input's size in bytes (-1: unknown), to choose how many streams are worth opening."""
+
+
+class RawCsvTarget(Target, Protocol):
+    """A target whose capabilities.raw_csv is set: the server parses the file's own CSV bytes.
+
+    Both methods raise FastPathMismatch when the server's result could differ from the plain
+    path's (a refused row, another count); the caller then loads the file the plain way.
+    """
+
+    def write_stage_raw(self, schema: str, stage: str, raw: RawChunks, locate: RowLocator) -> int: ...
+
+    def append_direct_raw(self, plan: PublishPlan, raw: RawChunks, locate: RowLocator, rec: LoadRecord,
+                          settle: Callable[[int], None]) -> None: ...
 
 
 def no_direct_append(self: object, plan: PublishPlan, reader: pa.RecordBatchReader, locate: RowLocator,

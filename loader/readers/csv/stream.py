@@ -72,6 +72,13 @@ class CsvStream:
     def locate_rejects(self) -> None:
         locate_rejects(self.csv, self.rejects)
 
+    def raw(self) -> Any:
+        """The rows as validated raw chunks for a database that parses CSV itself, where it parses
+        them exactly as this reader would (chunks.py); None otherwise."""
+        from .chunks import raw_csv
+
+        return raw_csv(self.csv, self.policy)
+
     def _batches(self) -> Iterator[pa.RecordBatch]:
         try:
             yield from self._read()

@@ -148,6 +148,28 @@ PUBLISH = PublishSql(retire=_retire, promote=lambda plan: plain(*promote_sql(pla
                      drop=lambda schema, table: (drop_table_sql(schema, table), ()), tables=tables_sql)
 
 
+def copy_csv_sql(schema: str, table: str, columns: Sequence[str], delimiter: str, quote_char: str,
+                 force_null: Sequence[str]) -> str:
+    """COPY of raw CSV rows (no header) as the loader reads them: unquoted empty = NULL, and in the
+    FORCE_NULL (typed) columns a quoted "" too. The delimiter and quote are one byte each of the
+    file's own dialect; COPY takes no parameters, so they are written as escaped literals."""
+    cols = ", ".join(quote(c) for c in columns)
+    options = [f"FORMAT csv, DELIMITER {_literal(delimiter)}, QUOTE {_literal(quote_char)}, ENCODING 'UTF8'"]
+    if force_null:
+        options.append(f"FORCE_NULL ({', '.join(quote(c) for c in force_null)})")
+    return f"COPY {qualified(schema, table)} ({cols}) FROM STDIN WITH ({', '.join(options)})"
+
+
+def _literal(char: str) -> str:
+    if len(char.encode()) != 1 or char in "\r\n\0":
+        raise ValueError(f"not a one-byte COPY option: {char!r}")
+    return "'" + char.replace("'", "''") + "'"
+
+
+COPY_SESSION = ("SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'")
+SERVER_ENCODING_SQL = "SHOW server_encoding"
+
+
 def dollar_params(statement: str) -> str:
     """psycopg's %s placeholders as the $1, $2… that ADBC's PostgreSQL driver binds."""
     parts = statement.split("%s")
@@ -165,4 +187,7 @@ def all_statements(plan: PublishPlan, backup: str) -> list[str]:
             create_tracking_sql("loader"),
             tracking_columns_sql(), add_tracking_column_sql("loader", "rejects_file", "text"),
             tracking_index_sql("loader"), *retire_sql(plan, backup), *retire_sql(plan, None), *promote_sql(plan),
-            *append_sql(plan), drop_table_sql(plan.bkp_schema, backup), *track.all()]
+            *append_sql(plan), drop_table_sql(plan.bkp_schema, backup), *track.all(),
+            copy_csv_sql(plan.stage_schema, plan.stage, [c.name for c in cols], ",", '"', [cols[0].name]),
+            copy_csv_sql(plan.ref_schema, plan.table, [c.name for c in cols], "\t", '"', []),
+            *COPY_SESSION, SERVER_ENCODING_SQL]

@@ -86,6 +86,8 @@ def journal_sql(schema: str) -> str:
 
 
 BEGIN, COMMIT, ROLLBACK = "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"
+# a per-load stage file is scratch: a crash deletes it, so it needs no journal and no fsync
+SCRATCH_PRAGMAS = ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF")
 
 
 # -- tracking table ----------------------------------------------------------------------------
@@ -135,5 +137,6 @@ def all_statements(plan: PublishPlan, backup: str) -> list[str]:
     return [create_table_sql(plan.stage_schema, plan.stage, cols), count_sql("main", plan.stage),
             table_info_sql(plan.ref_schema, plan.table), tables_sql(plan.bkp_schema)[0],
             attach_sql(plan.stage_schema), detach_sql(plan.stage_schema), journal_sql(plan.ref_schema),
-            BEGIN, COMMIT, ROLLBACK, create_tracking_sql(), add_tracking_column_sql("rejects_file", "text"),
+            BEGIN, COMMIT, ROLLBACK, *SCRATCH_PRAGMAS, create_tracking_sql(),
+            add_tracking_column_sql("rejects_file", "text"),
             tracking_index_sql(), *(s for s, _ in steps), *TRACKING.all()]
