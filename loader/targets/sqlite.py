@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -104,6 +105,11 @@ def to_sqlite_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
         arrays.append(arr)
         fields.append(pa.field(f.name, arr.type))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+# Free space under which a failed stage write is reported as a full disk: SQLite writes in pages
+# of 4 KiB and flushes its cache (2 MB by default) at commit.
+DISK_FULL_BYTES = 4 << 20
 
 
 class SqliteSession:
@@ -252,6 +258,8 @@ class SqliteTarget:
             with contextlib.closing(sqlite3.connect(path)) as check:
                 return int(check.execute(sql.count_sql("main", stage)).fetchone()[0])
         except (adbc_driver_manager.Error, sqlite3.Error) as e:
+            if _disk_full(path.parent):  # without a journal, ADBC reports its failed ROLLBACK, not the cause
+                raise DatabaseFailedError(f"SQLite could not write the stage file {path}: the disk is full") from None
             raise map_error(e) from None
 
     def drop_stage(self, schema: str, stage: str) -> None:
@@ -311,3 +319,11 @@ def connect(url: str, schemas: list[str], lock_timeout_s: float) -> SqliteTarget
     if not path or path == ":memory:":
         raise DatabaseUnavailableError("SQLite needs a file path (sqlite:///path/loader.db), not :memory:")
     return SqliteTarget(path, schemas, lock_timeout_s=lock_timeout_s)
+
+
+def _disk_full(folder: Path) -> bool:
+    """Less room left than one SQLite page cache flush (a few MB): the write failed for want of space."""
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_BYTES
+    except OSError:
+        return False
