@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ...coltypes import Column
@@ -124,3 +125,13 @@ def column_index(message: str) -> int | None:
     """The 0-based column a pyarrow CSV error names, if it names one."""
     m = _COLUMN_IN_ERROR.search(message)
     return int(m.group(1)) if m else None
+
+
+def drop_blank_rows(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Rows whose every field is empty (Excel's ";;;" separators) carry nothing: not rows."""
+    if batch.num_columns < 2 or batch.num_rows == 0:
+        return batch
+    filled = pc.is_valid(batch.column(0))
+    for column in batch.columns[1:]:
+        filled = pc.or_(filled, pc.is_valid(column))
+    return batch if pc.all(filled).as_py() else batch.filter(filled)

@@ -27,9 +27,8 @@ import pyarrow.csv as pacsv
 
 from ...errors import FastPathMismatch
 from ...rejects import RowPolicy
-from .arrow import convert_options, parse_options
+from .arrow import convert_options, drop_blank_rows, parse_options
 from .layout import CsvSource
-from .stream import drop_blank_rows
 
 # 2 MiB per chunk: measured best with 2 COPY streams (1 MiB to 16 MiB made no difference in
 # speed); the pipeline holds at most CHUNKS_AHEAD + streams chunks, so memory stays ~10 MB.

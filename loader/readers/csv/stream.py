@@ -19,7 +19,8 @@ from ...errors import BadInputError, ValueTypeError, Where
 from ...rejects import Reject, RowPolicy, failing, split_batch
 from .. import ahead
 from ..base import Detection, Input
-from .arrow import BLOCK_SIZE, open_csv, open_table, open_text
+from .arrow import BLOCK_SIZE, drop_blank_rows, open_csv, open_table, open_text
+from .chunks import raw_csv
 from .dialect import csv_reader, reader
 from .layout import CsvSource
 from .locate import (
@@ -75,7 +76,6 @@ class CsvStream:
     def raw(self) -> Any:
         """The rows as validated raw chunks for a database that parses CSV itself, where it parses
         them exactly as this reader would (chunks.py); None otherwise."""
-        from .chunks import raw_csv
 
         return raw_csv(self.csv, self.policy)
 
@@ -249,16 +249,6 @@ class CsvStream:
         allowed = f"{limit:g} allowed" if limit >= 1 else f"{limit:.2%} of rows allowed"
         return BadInputError(f"{len(self.rejects)} bad rows ({allowed}); nothing loaded. First: {first.reason}",
                              Where(file=self.csv.path, line=first.line, column=first.column, value=first.value))
-
-
-def drop_blank_rows(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Rows whose every field is empty (Excel's ";;;" separators) carry nothing: not rows."""
-    if batch.num_columns < 2 or batch.num_rows == 0:
-        return batch
-    filled = pc.is_valid(batch.column(0))
-    for column in batch.columns[1:]:
-        filled = pc.or_(filled, pc.is_valid(column))
-    return batch if pc.all(filled).as_py() else batch.filter(filled)
 
 
 def _at(reject: Reject, line: int | None, text: str) -> Reject:
