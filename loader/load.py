@@ -37,7 +37,7 @@ from .errors import (
 from .opened import InputChangedError, Opened, open_path
 from .plan import LoadPlan, plan_load, widened
 from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
-from .rejects import RowPolicy, is_ratio, parse_max_rejects, write_rejects
+from .rejects import RowPolicy, write_rejects
 from .targets import Target, open_target
 from .targets.base import RawChunks, RawCsvTarget
 from .track import LoadRecord
@@ -262,8 +262,7 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
     job = _Load(req, settings, target, rec, source, options, reader, reader.detect(source, options), opened)
     plan = _plan(job)
     rec.set_format(plan.read_as(job.detection).as_dict())
-    policy = RowPolicy(settings.load.bad_rows, parse_max_rejects(settings.load.max_rejects),
-                       settings.load.type_mismatch, is_ratio(settings.load.max_rejects), settings.load.ragged_rows)
+    policy = RowPolicy.of(settings.load)
     for _ in range(3 * len(plan.columns) + 1):  # each retry widens a column; text ends it
         try:
             if not plan.direct:  # inside the try: a stage that fails half-created is dropped too

@@ -15,6 +15,7 @@ import csv
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -39,6 +40,12 @@ class RowPolicy:
     type_mismatch: str = "reject"  # widen: a value that does not fit widens its column (re-read)
     ratio: bool | None = None  # max_rejects is a ratio; None: when below 1 ("100%" is a ratio of 1)
     ragged_rows: str = ""  # pad: short rows padded with NULL, empty extra fields dropped (ragged.py)
+
+    @classmethod
+    def of(cls, load: Any) -> RowPolicy:
+        """The policy of a LoadSettings (config.py imports this module, not the other way round)."""
+        return cls(load.bad_rows, parse_max_rejects(load.max_rejects), load.type_mismatch,
+                   is_ratio(load.max_rejects), load.ragged_rows)
 
     @property
     def reject_rows(self) -> bool:
