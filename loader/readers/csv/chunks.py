@@ -80,6 +80,10 @@ class RawCsv:
         return self.csv.source.size
 
     @property
+    def source(self) -> object:
+        return self.csv.source
+
+    @property
     def path(self) -> str:
         return self.csv.path
 
