@@ -23,7 +23,7 @@ from . import redact
 from .coltypes import Mode
 from .errors import ConfigError, LoaderError
 from .naming import check_identifier
-from .rejects import POLICIES, TYPE_MISMATCH, parse_max_rejects
+from .rejects import POLICIES, RAGGED_ROWS, TYPE_MISMATCH, parse_max_rejects
 
 ENV_PREFIX = "LOADER_"
 DEFAULT_CONFIG = Path("conf/loader.toml")
@@ -56,6 +56,8 @@ class LoadSettings:
     max_rejects: str = field(default="0", metadata={"doc": "reject_rows: rows allowed to fail, a count or a ratio"})
     type_mismatch: str = field(default="reject", metadata={"doc": "reject: a value unlike its column is a bad row; "
                                                                   "widen: the column is widened and re-read"})
+    ragged_rows: str = field(default="", metadata={"doc": "pad: short rows get NULLs, empty extra fields dropped; "
+                                                          "reject: a bad row; empty = pad under reject_rows"})
     rejects_dir: str = field(default="", metadata={"doc": "where <name>.rejects.csv go (default: rejects/ beside "
                                                           "the file)"})
 
@@ -102,6 +104,7 @@ class RouteSettings:
     table_regex: str = field(default="", metadata={"doc": "regex on the file name; groups table, mode, date"})
     bad_rows: str = field(default="", metadata={"doc": "reject_file | reject_rows; empty = load.bad_rows"})
     max_rejects: str = field(default="", metadata={"doc": "reject_rows: a count or ratio; empty = load.max_rejects"})
+    ragged_rows: str = field(default="", metadata={"doc": "pad | reject; empty = load.ragged_rows"})
 
 
 @dataclass
@@ -292,6 +295,8 @@ def _validate(s: Settings, env: dict[str, str | None] | None = None) -> None:
     check_url(s.database.url, s.origins.get("database.url", "defaults"))
     if s.load.bad_rows not in POLICIES:
         fail("load.bad_rows", f"must be one of {', '.join(POLICIES)}, got {s.load.bad_rows!r}")
+    if s.load.ragged_rows not in ("", *RAGGED_ROWS):
+        fail("load.ragged_rows", f"must be one of {', '.join(RAGGED_ROWS)}, got {s.load.ragged_rows!r}")
     if s.load.type_mismatch not in TYPE_MISMATCH:
         fail("load.type_mismatch", f"must be one of {', '.join(TYPE_MISMATCH)}, got {s.load.type_mismatch!r}")
     parse_max_rejects(s.load.max_rejects, f"{s.origins.get('load.max_rejects', 'defaults')}: load.max_rejects")
@@ -407,6 +412,14 @@ def _validate_sources(s: Settings, env: dict[str, str | None]) -> None:
         names.add(src.name)
 
 
+ROUTE_LOAD_KEYS = ("bad_rows", "max_rejects", "ragged_rows")  # route keys that override load.*
+
+
+def route_load(route: RouteSettings) -> dict[str, Any]:
+    """The load.* settings a route overrides (its non-empty keys of ROUTE_LOAD_KEYS)."""
+    return {key: getattr(route, key) for key in ROUTE_LOAD_KEYS if getattr(route, key)}
+
+
 def check_route(route: RouteSettings) -> None:
     """Validate once at start; raises ConfigError with the offending key.
 
@@ -419,6 +432,8 @@ def check_route(route: RouteSettings) -> None:
         raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(Mode)}")
     if route.bad_rows and route.bad_rows not in POLICIES:
         raise ConfigError(f"bad_rows {route.bad_rows!r} is not one of {', '.join(POLICIES)}")
+    if route.ragged_rows and route.ragged_rows not in RAGGED_ROWS:
+        raise ConfigError(f"ragged_rows {route.ragged_rows!r} is not one of {', '.join(RAGGED_ROWS)}")
     if route.max_rejects:
         try:
             parse_max_rejects(route.max_rejects, "max_rejects")

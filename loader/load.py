@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from . import filenames, naming, reconcile, targets
@@ -34,10 +34,11 @@ from .errors import (
     ValueTypeError,
     Where,
 )
+from .members import combine, hashed_input, member_options, zip_members
 from .opened import InputChangedError, Opened, open_path
 from .plan import LoadPlan, plan_load, widened
 from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
-from .rejects import RowPolicy, parse_max_rejects, write_rejects
+from .rejects import RowPolicy, write_rejects
 from .targets import Target, open_target
 from .targets.base import RawChunks, RawCsvTarget
 from .track import LoadRecord
@@ -75,6 +76,7 @@ class LoadResult:
     error_column: str | None = None
     sha256: str = ""
     transient: bool = False  # the same load may succeed later (the error's class says so, not its exit code)
+    parts: list[LoadResult] = field(default_factory=list)  # a zip of several files: each member's (members.py)
 
     @property
     def rows_per_second(self) -> float:
@@ -126,6 +128,8 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
         table = _table_name(req)
         opened = opened or open_path(req.path)
         source = opened.input(shown_as)
+        if (names := zip_members(source, options or ReadOptions())) is not None:
+            return _load_members(req, settings, options or ReadOptions(), opened, shown_as, target, names)
         if target is None:
             target = open_target(settings)
             target.ensure_ready()
@@ -133,7 +137,7 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
                          mode=Mode(req.mode), route=req.route, size_bytes=source.size)
         # hashed in a thread once it is known the load needs its own pass (see _start_hash)
         rec.sha256_pending = None
-        _SOURCES[rec.load_id] = source
+        _SOURCES[rec.load_id] = hashed_input(source, options or ReadOptions())
         target.tracker.record_start(rec)
         with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
             _reconcile_table(target, settings, rec)
@@ -157,6 +161,14 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
                 with contextlib.suppress(Exception):
                     rec.resolve_sha256()
             opened.close()
+
+
+def _load_members(req: LoadRequest, settings: Settings, options: ReadOptions, opened: Opened,
+                  shown_as: str | None, target: Target | None, names: list[str]) -> LoadResult:
+    """Each member of a zip as its own load, in name order (members.py)."""
+    parts = [load_file(dataclasses.replace(req, path=f"{req.path}/{name}"), settings, member_options(options, name),
+                       opened=opened, shown_as=shown_as, target=target) for name in names]
+    return cast(LoadResult, combine(req.path, parts))
 
 
 def _changed_instead(e: LoaderError, opened: Opened | None, shown: str) -> LoaderError:
@@ -262,8 +274,7 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
     job = _Load(req, settings, target, rec, source, options, reader, reader.detect(source, options), opened)
     plan = _plan(job)
     rec.set_format(plan.read_as(job.detection).as_dict())
-    policy = RowPolicy(settings.load.bad_rows, parse_max_rejects(settings.load.max_rejects),
-                       settings.load.type_mismatch)
+    policy = RowPolicy.of(settings.load)
     for _ in range(3 * len(plan.columns) + 1):  # each retry widens a column; text ends it
         try:
             if not plan.direct:  # inside the try: a stage that fails half-created is dropped too
@@ -362,7 +373,10 @@ def _settle_raw(job: _Load, raw: RawChunks, detection: Detection, loaded: int, t
     if (detection.n_rows is not None and raw.rows != detection.n_rows) or loaded != raw.rows:
         raise FastPathMismatch(f"{raw.rows} rows read, {loaded} stored, {detection.n_rows} counted by detection")
     rec.rows_read, rec.rows_loaded, rec.rows_rejected = raw.rows, loaded, 0
-    rec.sha256, rec.sha256_pending = raw.sha256, None
+    if raw.source is job.source:  # the chunks hashed the file as delivered on their way
+        rec.sha256, rec.sha256_pending = raw.sha256, None
+    else:  # a decompressed stream: the tracking row keeps the hash of the compressed file
+        _resolve_hash(rec)
     _unchanged(job)
 
 

@@ -15,6 +15,7 @@ import csv
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -22,11 +23,12 @@ from .coltypes import Column
 from .convert import cast
 from .errors import BadInputError, ConfigError, Where, shorten
 
-__all__ = ["POLICIES", "TYPE_MISMATCH", "Reject", "RowPolicy", "cast", "failing", "parse_max_rejects",
-           "split_batch", "write_rejects"]
+__all__ = ["POLICIES", "RAGGED_ROWS", "TYPE_MISMATCH", "Reject", "RowPolicy", "cast", "failing", "is_ratio",
+           "parse_max_rejects", "split_batch", "write_rejects"]
 
 POLICIES = ("reject_file", "reject_rows")
 TYPE_MISMATCH = ("reject", "widen")
+RAGGED_ROWS = ("pad", "reject")  # "" = pad under reject_rows, reject under reject_file
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,34 @@ class RowPolicy:
     bad_rows: str = "reject_file"
     max_rejects: float = 0  # >= 1: a count; < 1: a ratio of the rows read; 0: none allowed
     type_mismatch: str = "reject"  # widen: a value that does not fit widens its column (re-read)
+    ratio: bool | None = None  # max_rejects is a ratio; None: when below 1 ("100%" is a ratio of 1)
+    ragged_rows: str = ""  # pad: short rows padded with NULL, empty extra fields dropped (ragged.py)
+
+    @classmethod
+    def of(cls, load: Any) -> RowPolicy:
+        """The policy of a LoadSettings (config.py imports this module, not the other way round)."""
+        return cls(load.bad_rows, parse_max_rejects(load.max_rejects), load.type_mismatch,
+                   is_ratio(load.max_rejects), load.ragged_rows)
 
     @property
     def reject_rows(self) -> bool:
         return self.bad_rows == "reject_rows"
 
+    @property
+    def pads(self) -> bool:
+        """Whether ragged rows that fit (ragged.py) are kept. Unset, the bad-row policy decides: a
+        tolerant load keeps them, a strict one fails on them."""
+        return self.ragged_rows == "pad" or (not self.ragged_rows and self.reject_rows)
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.ratio if self.ratio is not None else self.max_rejects < 1
+
+    def allowed(self) -> str:
+        return f"{self.max_rejects:.2%} of rows allowed" if self.is_ratio else f"{self.max_rejects:g} allowed"
+
     def over_limit(self, rejects: int, rows_read: int, final: bool) -> bool:
-        if self.max_rejects >= 1:
+        if not self.is_ratio:
             return rejects > self.max_rejects
         if not final:
             return False  # a ratio can only be judged on the whole file
@@ -59,6 +82,12 @@ def parse_max_rejects(value: str | float | int, source: str = "load.max_rejects"
     if number < 0:
         raise ConfigError(f"{source}: must be >= 0, got {value!r}")
     return number
+
+
+def is_ratio(value: str | float | int) -> bool:
+    """'1%' and '100%' are ratios, as is any number below 1; '1' and '100' are counts."""
+    text = str(value).strip()
+    return text.endswith("%") or float(text) < 1
 
 
 @dataclass

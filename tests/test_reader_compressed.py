@@ -98,3 +98,40 @@ def test_load_gzip_json_end_to_end(sqlite_db: Db, tmp_path: Path) -> None:
     result = load_file(LoadRequest(str(path), table="t"), sqlite_db.settings())
     assert result.exit_code == 0, result.error
     assert sqlite_db.query("SELECT count(*), max(id) FROM ref.t") == [(1000, 999)]
+
+
+def test_a_zip_of_several_files_loads_each_as_its_own(db: Db, tmp_path: Path) -> None:
+    import hashlib
+
+    sales = {f"2024/sales_2024_0{m}.csv": f"id,amount\n{m}1,1.5\n{m}2,2.5\n".encode() for m in (2, 1)}
+    path = tmp_path / "history.zip"
+    make_zip(path, sales)
+    first = load_file(LoadRequest(str(path), table="sales", mode="append"), db.settings())
+    assert (first.status, first.exit_code, first.rows_loaded) == ("loaded", 0, 4), first.error
+    assert [p.path for p in first.parts] == [f"{path}/2024/sales_2024_01.csv", f"{path}/2024/sales_2024_02.csv"]
+    rows = [r for r in db.tracking() if r["status"] == "loaded"]
+    assert [r["sha256"] for r in rows] == [hashlib.sha256(sales[f"2024/sales_2024_0{m}.csv"]).hexdigest()
+                                          for m in (1, 2)]  # each member's content, in name order
+    assert db.query("SELECT id FROM ref.sales ORDER BY id") == [(11,), (12,), (21,), (22,)]
+    again = load_file(LoadRequest(str(path), table="sales", mode="append"), db.settings())
+    assert (again.status, again.exit_code) == ("duplicate", 3)
+
+
+def test_a_bad_member_fails_the_zip_naming_it(sqlite_db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "tables.zip"
+    make_zip(path, {"customers.csv": b"id,name\n1,a\n", "orders.csv": b"id,qty\n1,2\n2,x\n3,4\n"})
+    result = load_file(LoadRequest(str(path)), sqlite_db.settings(type_mismatch="reject"),
+                       base.ReadOptions(column_types={"qty": "bigint"}))
+    assert (result.status, result.exit_code) == ("failed", 65)
+    assert result.error.startswith("member orders.csv: ") and "line 3" in result.error
+    assert sqlite_db.query("SELECT name FROM ref.customers") == [("a",)]  # its own load, complete
+
+
+def test_gzip_csv_keeps_the_hash_of_the_file_as_delivered(db: Db, tmp_path: Path) -> None:
+    import hashlib
+
+    path = tmp_path / "numbers.csv.gz"
+    path.write_bytes(gzip.compress(b"id,amount\n" + b"".join(b"%d,%d.5\n" % (i, i) for i in range(50_000))))
+    result = load_file(LoadRequest(str(path), table="n"), db.settings())
+    assert result.exit_code == 0, result.error
+    assert db.tracking()[-1]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -92,3 +92,61 @@ def test_an_earlier_rejects_file_is_never_overwritten(db: Db, tmp_path: Path) ->
     assert first.rejects_file and second.rejects_file and first.rejects_file != second.rejects_file
     assert second.rejects_file.endswith("messy.csv_2.rejects.csv")
     assert Path(first.rejects_file).read_text() == Path(second.rejects_file).read_text()
+
+
+def ragged(path: Path, rows: int = 20_000) -> None:
+    """A clean file with a short row at line 101, a trailing delimiter at line 201 and an extra
+    value at line 301 (the one row that no rule can place)."""
+    write_numbers(path, rows=rows)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[100] = "-1,short\n"
+    lines[200] = "-2,trailing,200.25,\n"
+    lines[300] = "-3,extra,300.25,surplus\n"
+    path.write_text("".join(lines))
+
+
+def test_ragged_rows_pad_keeps_short_rows_under_reject_file(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    ragged(path)
+    lines = path.read_text().splitlines(keepends=True)
+    del lines[300]  # without the row that cannot be placed, the whole file loads
+    path.write_text("".join(lines))
+    result = load(db, path, ragged_rows="pad")
+    assert result.exit_code == EXIT_OK, result.error
+    assert result.rows_loaded == 19_999
+    assert db.query("SELECT label, amount FROM ref.t WHERE id = -1") == [("short", None)]
+    assert db.query("SELECT label FROM ref.t WHERE id = -2") == [("trailing",)]
+    notes = db.tracking()[-1]["detected_format"]
+    assert "1 short rows kept" in str(notes) and "extra empty trailing" in str(notes)
+
+
+def test_ragged_rows_pad_still_fails_a_row_with_an_extra_value(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    ragged(path)
+    result = load(db, path, ragged_rows="pad")
+    assert result.exit_code == EXIT_DATA
+    assert "line 301" in result.error and "expected 3 fields, found 4" in result.error
+
+
+def test_ragged_rows_reject_sets_short_rows_aside_under_reject_rows(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    ragged(path)
+    padded = load(db, path, bad_rows="reject_rows", max_rejects="100%")
+    assert (padded.exit_code, padded.rows_loaded, padded.rows_rejected) == (EXIT_OK, 19_999, 1)
+    strict = load(db, path, bad_rows="reject_rows", max_rejects="100%", ragged_rows="reject")
+    assert (strict.exit_code, strict.rows_loaded, strict.rows_rejected) == (EXIT_OK, 19_997, 3), strict.error
+
+
+def test_ragged_rows_default_fails_the_file_under_reject_file(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    ragged(path)
+    result = load(db, path)
+    assert result.exit_code == EXIT_DATA and "line 101" in result.error
+
+
+def test_max_rejects_100_percent_is_a_ratio_not_one_row(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "messy.csv"
+    messy(path)
+    result = load(db, path, bad_rows="reject_rows", max_rejects="100%")
+    assert (result.exit_code, result.rows_rejected) == (EXIT_OK, 2), result.error
+    assert load(db, path, bad_rows="reject_rows", max_rejects="1").exit_code == EXIT_DATA

@@ -63,6 +63,8 @@ def test_a_fixed_table_wins() -> None:
     ('[[routes]]\nroot="/r"\ncolour="red"\n', r"unknown key routes\[1\]\.colour"),
     ('[[routes]]\nroot="/r"\n[[routes]]\nroot="/s"\nname="route1"\n', "used twice"),
     ('[[routes]]\nroot="/r"\nbad_rows="skip"\n', "bad_rows 'skip' is not one of"),
+    ('[[routes]]\nroot="/r"\nragged_rows="shift"\n', "ragged_rows 'shift' is not one of"),
+    ('[load]\nragged_rows="shift"\n', "load.ragged_rows must be one of"),
     ('[service]\nworkers=0\n', "service.workers must be >= 1"),
     ('[service]\nlog_format="xml"\n', "service.log_format"),
 ])
@@ -129,3 +131,15 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
         values = [backoff(attempt, 1.0, 30.0) for _ in range(200)]
         assert all(0.5 * nominal <= v < 1.5 * nominal for v in values)
         assert len(set(values)) > 100, "jitter: retries never march in step"
+
+
+def test_a_routes_load_keys_override_the_load_settings(tmp_path: Path) -> None:
+    from loader.config import route_load
+    from loader.service.work import route_settings
+    path = tmp_path / "loader.toml"
+    path.write_text('[load]\nmax_rejects = "5"\n[[routes]]\nroot = "/r"\nragged_rows = "pad"\n'
+                    'bad_rows = "reject_rows"\n')
+    s = load_settings(str(path), environ={}, dotenv_path=None)
+    load = route_settings(s, "sales", route_load(s.routes[0])).load
+    assert (load.ragged_rows, load.bad_rows, load.max_rejects) == ("pad", "reject_rows", "5")
+    assert s.load.ragged_rows == ""

@@ -369,7 +369,8 @@ class RecordStream:
         self.rejects.extend(rejects)
         if rejects and self.policy.over_limit(len(self.rejects), self.rows, final=False):
             first = self.rejects[0]
-            raise BadInputError(f"more than {self.policy.max_rejects:g} records rejected; first: {first.reason}",
+            raise BadInputError(f"{len(self.rejects)} records rejected ({self.policy.allowed()}); "
+                                f"first: {first.reason}",
                                 Where(self.path, first.line, first.column, first.value))
         return batch
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .. import routes
 from ..coltypes import DONE, Action, Status
-from ..config import RouteSettings, Settings
+from ..config import RouteSettings, Settings, route_load
 from ..errors import EXIT_DATA, EXIT_OK, BadInputError
 from . import folders
 from .pool import Finished, InlinePool, ProcessPool
@@ -92,7 +92,7 @@ def _dispatch(sched: Scheduler[Entry], pool: ProcessPool | InlinePool, settings:
         e = item.payload
         pool.submit(worker, Job(e.path, os.path.dirname(e.path), route.name, e.dest.schema, e.dest.table,
                                 e.dest.mode, settings, attempt=item.attempt, last_try=sched.last_try(item),
-                                in_place=True, bad_rows=route.bad_rows, max_rejects=route.max_rejects))
+                                in_place=True, load=route_load(route)))
         if isinstance(pool, InlinePool):
             return  # inline: run it now, then look again
 

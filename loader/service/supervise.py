@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from .. import routes
 from ..coltypes import Action
-from ..config import RouteSettings, Settings
+from ..config import RouteSettings, Settings, route_load
 from ..errors import EXIT_OK, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, BadInputError, LoaderError
 from ..logs import fields
 from . import claim, folders, recovery, watch
@@ -304,7 +304,7 @@ class Supervisor:
         f = cast(File, item.payload)
         return Job(str(f.claimed), f.route.root, f.route.name, f.dest.schema, f.dest.table, f.dest.mode,
                    self.settings, attempt=item.attempt, last_try=self.sched.last_try(item),
-                   recovered=item.recovered, bad_rows=f.route.bad_rows, max_rejects=f.route.max_rejects)
+                   recovered=item.recovered, load=route_load(f.route))
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _finish(self, done: Finished) -> None:

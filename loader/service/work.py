@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,7 @@ class Job:
     last_try: bool = False  # a transient failure now fails the file instead of asking for a retry
     recovered: bool = False  # claimed before (crash, retry): look for an earlier outcome first
     in_place: bool = False  # backfill: load without moving the file
-    bad_rows: str = ""  # the route's bad-row policy; empty = load.bad_rows
-    max_rejects: str = ""
+    load: dict[str, Any] = field(default_factory=dict)  # the route's load.* overrides (route_load)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -128,14 +127,11 @@ def _load(request: LoadRequest, settings: Settings, **kwargs: Any) -> LoadResult
     return result
 
 
-def route_settings(settings: Settings, schema: str, bad_rows: str = "", max_rejects: str = "") -> Settings:
+def route_settings(settings: Settings, schema: str, load: dict[str, Any] | None = None) -> Settings:
     """The route's schema becomes the publish schema (load_file publishes into schemas.ref), and its
-    bad-row policy the load's."""
-    load = settings.load
-    if bad_rows or max_rejects:
-        load = dataclasses.replace(load, bad_rows=bad_rows or load.bad_rows,
-                                   max_rejects=max_rejects or load.max_rejects)
-    return dataclasses.replace(settings, schemas=dataclasses.replace(settings.schemas, ref=schema), load=load)
+    load.* overrides (bad-row policy, ragged rows, ...) the load's."""
+    return dataclasses.replace(settings, schemas=dataclasses.replace(settings.schemas, ref=schema),
+                               load=dataclasses.replace(settings.load, **(load or {})))
 
 
 def rejects_dir(root: str, path: Path) -> str:
@@ -194,7 +190,7 @@ def _opened(job: Job, path: Path, opened: Opened) -> Outcome:
     if job.attempt and 0 <= quiet < job.settings.service.stable_s:  # it changed during an earlier try
         return Outcome(job.path, Action.BUSY, reason=f"still being written ({quiet:.1f}s ago): waiting until it "
                        "settles")
-    settings = route_settings(job.settings, job.schema, job.bad_rows, job.max_rejects)
+    settings = route_settings(job.settings, job.schema, job.load)
     if job.recovered:
         earlier = _reconcile(job, settings)
         if isinstance(earlier, Outcome):
@@ -275,7 +271,7 @@ def error_details(job: Job, name: str, result: LoadResult | None, reason: str) -
 
 def _in_place(job: Job) -> Outcome:
     """Backfill: the file stays where it is; a file already loaded from this path is skipped."""
-    settings = route_settings(job.settings, job.schema, job.bad_rows, job.max_rejects)
+    settings = route_settings(job.settings, job.schema, job.load)
     try:
         with recovery.connected(settings) as target:
             done = recovery.loaded_from(target, job.path)

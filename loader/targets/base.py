@@ -144,6 +144,7 @@ class RawChunks(Protocol):
     format: Any  # CopyFormat: columns, delimiter, quote, force_null
     rows: int  # data rows handed out so far
     sha256: str  # of the whole input, once the chunks are exhausted
+    source: Any  # the Input read: a compressed file's decompressed content is not the file as delivered
     path: str  # the input's name in messages
 
     def chunks(self) -> Iterator[Any]:

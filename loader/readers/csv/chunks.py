@@ -80,6 +80,10 @@ class RawCsv:
         return self.csv.source.size
 
     @property
+    def source(self) -> object:
+        return self.csv.source
+
+    @property
     def path(self) -> str:
         return self.csv.path
 
@@ -163,6 +167,7 @@ def why_not_raw(csv: CsvSource, policy: RowPolicy) -> str | None:
     layout = csv.layout
     checks = [
         (policy.reject_rows, "bad rows are rejected one by one"),
+        (policy.pads, "ragged rows are padded"),
         (layout.encoding not in _UTF8, f"encoding {layout.encoding}"),
         (layout.bom and layout.rows_offset == 0, "a byte-order mark before the first row"),
         (len(layout.delimiter.encode()) != 1 or layout.delimiter in "\r\n\"", "the delimiter"),

@@ -107,7 +107,7 @@ class CsvStream:
     def _read_batches(self) -> Iterator[pa.RecordBatch]:
         if self.csv.layout.skipinitialspace:
             yield from self._python_batches()
-        elif not self.policy.reject_rows:
+        elif not self.policy.reject_rows and not self.policy.pads:
             yield from self._fast_batches()
         else:
             yield from self._rejecting_batches()
@@ -122,7 +122,7 @@ class CsvStream:
 
     def _rejecting_batches(self) -> Iterator[pa.RecordBatch]:
         # row numbers of bad rows are known only single-threaded; the readahead thread keeps the overlap
-        as_text = self.policy.type_mismatch == "reject"
+        as_text = self.policy.reject_rows and self.policy.type_mismatch == "reject"
         with open_table(self.csv) as data:
             for batch in open_csv(data, self.csv, use_threads=False, block_size=self.block_size,
                                   on_bad_row=self._bad_row, as_text=as_text):
@@ -166,12 +166,12 @@ class CsvStream:
                 yield self._typed(chunk, names, where)
 
     def _python_ragged(self, fields: list[str], width: int, line: int) -> list[str | None] | None:
-        """A ragged row kept by the ragged-row rule (reject_rows only), else rejected or failing the file."""
+        """A ragged row kept by the ragged-row rule (when the policy pads), else rejected or failing the file."""
         reject = Reject(f"expected {width} fields, found {len(fields)}", line=line,
                         raw=self.csv.layout.delimiter.join(fields))
-        if not self.policy.reject_rows:
+        if not self.policy.reject_rows and not self.policy.pads:
             raise BadInputError(reject.reason, Where(file=self.csv.path, line=line))
-        fitted = fit_row(fields, width)
+        fitted = fit_row(fields, width) if self.policy.pads else None
         if fitted is None:
             self._reject([reject])
         else:
@@ -212,7 +212,7 @@ class CsvStream:
         layout = self.csv.layout
         line = layout.skip_rows + layout.header_lines + row.number if row.number else None
         fields = next(reader(row.text, layout.dialect()), [])
-        fitted = fit_row(fields, self.csv.width) if fields else None
+        fitted = fit_row(fields, self.csv.width) if fields and self.policy.pads else None
         if fitted is not None:
             self._ragged.count(fields, self.csv.width)
             self._kept.append((fitted, line, row.text))
@@ -236,6 +236,11 @@ class CsvStream:
         return batch
 
     def _reject(self, rejects: list[Reject]) -> None:
+        if rejects and not self.policy.reject_rows:  # reject_file (padding on): the first bad row fails it
+            first = rejects[0]
+            self.error = BadInputError(first.reason, Where(file=self.csv.path, line=first.line,
+                                                           column=first.column, value=first.value))
+            raise self.error
         self.rejects += rejects
         self.rows += len(rejects)
         if self.policy.over_limit(len(self.rejects), self.rows, final=False) and not self.error:
@@ -245,9 +250,8 @@ class CsvStream:
     def _too_many(self) -> BadInputError:
         self.locate_rejects()
         first = self.rejects[0]
-        limit = self.policy.max_rejects
-        allowed = f"{limit:g} allowed" if limit >= 1 else f"{limit:.2%} of rows allowed"
-        return BadInputError(f"{len(self.rejects)} bad rows ({allowed}); nothing loaded. First: {first.reason}",
+        return BadInputError(f"{len(self.rejects)} bad rows ({self.policy.allowed()}); nothing loaded. "
+                             f"First: {first.reason}",
                              Where(file=self.csv.path, line=first.line, column=first.column, value=first.value))
 
 
