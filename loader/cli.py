@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dp = sub.add_parser("detect", parents=[common], help="print the detected format and column types of a file")
     dp.add_argument("file")
-    dp.add_argument("--json", action="store_true")
+    shown = dp.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="everything detected, as JSON")
+    shown.add_argument("--toml", action="store_true", help="TOML to paste into a route (the default)")
     _add_format_flags(dp)
     return p
 

@@ -10,6 +10,7 @@ from .. import logs
 from ..config import Settings, redact_url
 from ..errors import UsageError
 from ..load import LoadResult
+from ..pins import check_types
 from ..readers import ReadOptions
 
 
@@ -26,8 +27,10 @@ def read_options(args: argparse.Namespace, settings: Settings) -> ReadOptions:
         if not sep:
             raise UsageError(f"--type {item!r}: expected COLUMN=TYPE")
         types[name.strip()] = typ.strip()
+    check_types(types)
     delimiter = args.delimiter.replace("\\t", "\t") if args.delimiter else None
     return ReadOptions(delimiter=delimiter, has_header=False if args.no_header else None, column_types=types,
+                       strict_pins=True,
                        sample_bytes=settings.load.sample_bytes, sample_rows=settings.load.sample_rows,
                        block_size=settings.load.block_size)
 

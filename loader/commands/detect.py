@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import tomli_w
+
 from .. import logs
 from ..config import Settings
 from ..errors import EXIT_OK
@@ -23,16 +25,16 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def print_detection(path: str, found: Detection) -> None:
-    """TOML a user can paste into a route: the format's own settings, then the columns."""
+    """TOML a user can paste into a route: the format's own settings, then the columns. tomli-w writes
+    it, so any header (quotes, spaces, `größe`) comes out as a valid, quoted key."""
     details = found.as_dict()
+    top = {"format": found.format} | {k: details[k] for k in ("encoding", "delimiter", "has_header")
+                                       if details.get(k) is not None}  # what a route pins most often
     print(f"# {logs.printable(path)}: {details.get('rows_sampled', '?')} rows sampled; pin any of this in "
           "conf/loader.toml")
-    print(f'format = "{found.format}"')
-    for key in ("encoding", "delimiter", "has_header"):  # what a route pins most often
-        if key in details:
-            print(f"{key} = {json.dumps(details[key], ensure_ascii=False)}")
-    print("[columns]")
     for c in found.columns:
-        print(f'{c.name} = "{c.type}"' + (f"  # header: {c.source_name!r}" if c.source_name != c.name else ""))
+        if c.source_name != c.name:
+            print(f"# column {logs.printable(c.name)}: header {logs.printable(repr(c.source_name))}")
     for note in found.notes:
         print(f"# note: {logs.printable(note)}")
+    print(tomli_w.dumps(top | {"columns": {c.name: str(c.type) for c in found.columns}}), end="")
