@@ -8,13 +8,16 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, logs
-from .commands.common import say
-from .config import Settings, load_settings
+from .coltypes import Mode
 from .errors import EXIT_SOFTWARE, EXIT_USAGE, LoaderError
-from .load import MODES
+
+if TYPE_CHECKING:  # the settings (and what they import) load after parsing: `loader --help` stays light
+    from .config import Settings
+
+MODES = tuple(Mode)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,17 +26,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+EPILOG = """examples:
+  loader load data/customers.csv                      # into ref.customers of sqlite:///data/loader.db
+  loader --db postgresql://me@host/db load f.csv --table t --mode append
+  loader detect f.csv --type zip=text                 # the format and column types, as TOML
+  loader run --root /srv/drop/sales                   # the service: load what arrives in inbox/
+  loader status                                       # the last loads, queues, throughput
+
+exit codes:
+  0 loaded   3 duplicate (already appended)   64 usage error   65 bad data   66 no such file
+  69 database unavailable   70 internal error (a bug)   74 I/O error   75 temporary failure
+  78 configuration error   130 interrupted (Ctrl-C)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="loader", description="Bulk-load delimited files into SQL tables, atomically.")
+    p = _Parser(prog="loader", description="Bulk-load delimited files into SQL tables, atomically.",
+                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"loader {__version__}")
-    _add_common_flags(p, argparse.Namespace(config=None, db=None, verbose=False))
+    _add_common_flags(p, argparse.Namespace(config=None, db=None, verbose=False, quiet=False))
     # the same flags after the command (`loader load f.csv --db …`); SUPPRESS keeps the earlier value
     common = _Parser(add_help=False)
     _add_common_flags(common, None)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     lp = sub.add_parser("load", parents=[common], help="load one file into <ref schema>.<table>")
-    lp.add_argument("file")
+    lp.add_argument("file", help="the file to load (CSV/TSV, JSON lines, Parquet, Excel, XML; compressed too)")
     lp.add_argument("--table", help="target table (default: from the file name)")
     lp.add_argument("--mode", choices=[str(m) for m in MODES], default="fullload",
                     help="fullload replaces the table (old version kept in bkp); append adds the rows")
@@ -42,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_flags(lp)
 
     sp = sub.add_parser("status", parents=[common], help="queued/running files, totals, throughput, the last loads")
-    sp.add_argument("-n", "--limit", type=int, default=20)
+    sp.add_argument("-n", "--limit", type=int, default=20, help="how many of the last loads to list (20)")
     sp.add_argument("--root", action="append", default=[], help="also count the files waiting under this root")
     sp.add_argument("--json", action="store_true", help="the last loads as a JSON list")
     sp.add_argument("--summary", action="store_true", help="with --json: an object with folders, totals, recent")
@@ -56,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_service_flags(rp)
 
     bp = sub.add_parser("backfill", parents=[common], help="load trees of historical files in date order (resumable)")
-    bp.add_argument("dirs", nargs="+", metavar="DIR")
+    bp.add_argument("dirs", nargs="+", metavar="DIR", help="folders searched recursively for the route's files")
     bp.add_argument("--route", help="take patterns, table rule and mode from this configured route")
     bp.add_argument("--mode", choices=[str(m) for m in MODES],
                     help="fullload (default) or append; overrides the route's")
@@ -67,11 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pull_parser(sub, common)
 
     dp = sub.add_parser("detect", parents=[common], help="print the detected format and column types of a file")
-    dp.add_argument("file")
+    dp.add_argument("file", help="the file to look at; nothing is loaded")
     shown = dp.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="everything detected, as JSON")
     shown.add_argument("--toml", action="store_true", help="TOML to paste into a route (the default)")
     _add_format_flags(dp)
+    for command in sub.choices.values():  # each command's --help ends with the examples and exit codes too
+        command.epilog, command.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter
     return p
 
 
@@ -103,7 +123,9 @@ def _add_common_flags(p: argparse.ArgumentParser, defaults: argparse.Namespace |
     p.add_argument("--db", default=default("db"),
                    help="database URL, e.g. sqlite:///data/loader.db or postgresql://user@host/db")
     p.add_argument("-v", "--verbose", action="store_true", default=default("verbose"),
-                   help="log debug detail to stderr")
+                   help="log debug detail to stderr, starting with the database and config in use")
+    p.add_argument("-q", "--quiet", action="store_true", default=default("quiet"),
+                   help="log only errors (the service: warnings and errors)")
 
 
 def _add_service_flags(p: argparse.ArgumentParser) -> None:
@@ -123,15 +145,20 @@ def _add_format_flags(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(level=_level(args), stream=sys.stderr)
     for handler in logging.getLogger().handlers:  # escaped and scrubbed like every human line
         handler.setFormatter(logs.HumanFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for url in (args.db, os.environ.get("LOADER_DATABASE__URL")):  # before the settings: their errors too
         if url:
             logs.hide(url)
+    from .commands.common import say
+    from .config import load_settings, redact_url
+
     try:
         settings = load_settings(args.config, flags={"database.url": args.db, **_service_flags(args)})
         logs.hide(settings.database.url)
+        logging.getLogger("loader").info("database %s; settings from %s", redact_url(settings.database.url),
+                                         settings.source)
         for secret in [getattr(args, "source", None) or "", *(src.url for src in settings.sources)]:
             logs.hide(secret)  # database sources' passwords: never in a log line either
         return _command(args.command)(args, settings)
@@ -141,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # a bug: its traceback, scrubbed of passwords, then exit 70
         logging.getLogger("loader").exception("internal error (a bug: please report it with this log)")
         return EXIT_SOFTWARE
+
+
+def _level(args: argparse.Namespace) -> int:
+    return logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING
 
 
 def _command(name: str) -> Callable[[argparse.Namespace, Settings], int]:

@@ -33,7 +33,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from ..service.supervise import Supervisor
 
     route_list = routes(args, settings)
-    logs.setup(settings.service.log_format, args.verbose)
+    logs.setup(settings.service.log_format, args.verbose, args.quiet)
     logging.getLogger("loader").info("database %s", redact_url(settings.database.url))
     return Supervisor(settings, route_list, once=args.once).run()
 
@@ -53,8 +53,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     if args.table:
         route.table = args.table
     check_route(route)
-    logs.setup("human" if settings.service.log_format == "auto" else settings.service.log_format, args.verbose)
-    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    logs.setup("human" if settings.service.log_format == "auto" else settings.service.log_format, args.verbose,
+               args.quiet)
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING)
     return backfill(settings, args.dirs, route, progress=False if args.no_progress else None)
 
 
