@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import sys
@@ -21,7 +22,11 @@ MODES = tuple(Mode)
 
 
 class _Parser(argparse.ArgumentParser):
+    json_errors = False  # set by main when --json is on the command line: a script reads errors as JSON too
+
     def error(self, message: str) -> Any:  # usage errors exit 64 (EX_USAGE), not argparse's 2
+        if _Parser.json_errors:
+            print(json.dumps({"error": f"{self.prog}: {message}", "exit_code": EXIT_USAGE}))
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -80,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fullload (default) or append; overrides the route's")
     bp.add_argument("--table", help="load every file into this table (default: the route's rule or the file name)")
     bp.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    bp.add_argument("--json", action="store_true", help="the summary as a JSON object on stdout")
     _add_service_flags(bp)
 
     _add_pull_parser(sub, common)
@@ -144,6 +150,7 @@ def _add_format_flags(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=_level(args), stream=sys.stderr)
     for handler in logging.getLogger().handlers:  # escaped and scrubbed like every human line
@@ -164,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return _command(args.command)(args, settings)
     except LoaderError as e:
         say(f"loader: {e}")
+        if getattr(args, "json", False):
+            print(json.dumps({"error": logs.printable(logs.redacted(str(e))), "exit_code": e.exit_code}))
         return e.exit_code
     except Exception:  # a bug: its traceback, scrubbed of passwords, then exit 70
         logging.getLogger("loader").exception("internal error (a bug: please report it with this log)")

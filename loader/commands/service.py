@@ -56,7 +56,8 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     logs.setup("human" if settings.service.log_format == "auto" else settings.service.log_format, args.verbose,
                args.quiet)
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING)
-    return backfill(settings, args.dirs, route, progress=False if args.no_progress else None)
+    return backfill(settings, args.dirs, route, progress=False if args.no_progress else None,
+                    as_json=args.json)
 
 
 def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 from typing import Any
@@ -31,8 +32,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     roots = args.root or [r.root for r in settings.routes]
     folders_now = folder_summary(settings.routes if not args.root else [default_route(r) for r in roots])
     if args.json:
-        doc: object = ({"folders": folders_now, "totals": totals, "recent": rows, "sources": sources}
-                       if args.summary else rows)
+        recent = [_decoded(r) for r in rows]
+        doc: object = ({"folders": folders_now, "totals": totals, "recent": recent, "sources": sources}
+                       if args.summary else recent)
         print(json.dumps(doc, default=str, indent=1))
         return EXIT_OK
     header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
@@ -70,6 +72,15 @@ def source_status(settings: Settings, target: Any) -> list[dict[str, object]]:
                     "rows": row.get("rows_loaded"), "watermark": value_text(mark[2]) if mark else None,
                     "next_run": due.isoformat(timespec="seconds") if due else None})
     return out
+
+
+def _decoded(row: dict[str, object]) -> dict[str, object]:
+    """detected_format is stored as JSON text: in `--json` it is an object, not a string to parse again."""
+    text = row.get("detected_format")
+    if isinstance(text, str):
+        with contextlib.suppress(ValueError):
+            return row | {"detected_format": json.loads(text)}
+    return row
 
 
 def without_path(row: dict[str, object]) -> str:
