@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_pull_parser(sub, common)
 
+    cp = sub.add_parser("config", parents=[common], help="the effective settings and where each came from")
+    cp.add_argument("--json", action="store_true", help="as a JSON object: settings.<key> = {value, origin}")
+
     dp = sub.add_parser("detect", parents=[common], help="print the detected format and column types of a file")
     dp.add_argument("file", help="the file to look at; nothing is loaded")
     shown = dp.add_mutually_exclusive_group()
@@ -190,7 +193,8 @@ def _command(name: str) -> Callable[[argparse.Namespace, Settings], int]:
 
 
 _COMMANDS = {"load": ("load", "cmd_load"), "status": ("status", "cmd_status"), "detect": ("detect", "cmd_detect"),
-             "run": ("service", "cmd_run"), "backfill": ("service", "cmd_backfill"), "pull": ("service", "cmd_pull")}
+             "config": ("config", "cmd_config"), "run": ("service", "cmd_run"),
+             "backfill": ("service", "cmd_backfill"), "pull": ("service", "cmd_pull")}
 
 
 def _service_flags(args: argparse.Namespace) -> dict[str, Any]:

@@ -6,10 +6,11 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 from typing import Any
 
 from .. import logs
-from ..config import Settings
+from ..config import Settings, redact_url
 from ..errors import EXIT_OK
 from ..reconcile import fail_dead_loads
 from ..routes import default_route
@@ -19,6 +20,14 @@ from ..targets import open_target
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from ..service.status import folder_summary, print_summary
 
+    where = f"database {redact_url(settings.database.url)}, settings from {settings.source}"
+    missing = missing_sqlite_file(settings.database.url)
+    if missing:  # looking must not create it: say where we looked instead
+        if args.json:
+            print(json.dumps({"folders": [], "totals": {}, "recent": [], "sources": []} if args.summary else []))
+        else:
+            print(f"no loads yet: {missing} does not exist ({where})")
+        return EXIT_OK
     target = open_target(settings)
     window_start = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
     try:
@@ -47,6 +56,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths)) + "  " + line[-1])
     print()
     print_summary(folders_now, totals, 3600.0)
+    print(logs.printable(where))
     for src in sources:
         print(f"source {src['name']} -> {src['table']}: last run {src['last_run'] or 'never'} "
               f"{src['status'] or ''}, {src['rows'] or 0:,} rows, watermark {src['watermark'] or '-'}, "
@@ -72,6 +82,14 @@ def source_status(settings: Settings, target: Any) -> list[dict[str, object]]:
                     "rows": row.get("rows_loaded"), "watermark": value_text(mark[2]) if mark else None,
                     "next_run": due.isoformat(timespec="seconds") if due else None})
     return out
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The SQLite file a sqlite:/// URL names, when it does not exist yet (None for other databases)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///")
+    return None if os.path.exists(path) else path
 
 
 def _decoded(row: dict[str, object]) -> dict[str, object]:
