@@ -3,41 +3,60 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import datetime as dt
+import importlib
 import json
 import logging
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, logs
-from .config import RouteSettings, Settings, load_settings, redact_url
-from .errors import EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, ConfigError, LoaderError, UsageError
-from .load import MODES, LoadRequest, LoadResult, detect, load_file
-from .readers import Detection, ReadOptions
-from .reconcile import fail_dead_loads
-from .routes import check_route, default_route
-from .targets import open_target
+from .coltypes import Mode
+from .errors import EXIT_SOFTWARE, EXIT_USAGE, LoaderError
+
+if TYPE_CHECKING:  # the settings (and what they import) load after parsing: `loader --help` stays light
+    from .config import Settings
+
+MODES = tuple(Mode)
 
 
 class _Parser(argparse.ArgumentParser):
+    json_errors = False  # set by main when --json is on the command line: a script reads errors as JSON too
+
     def error(self, message: str) -> Any:  # usage errors exit 64 (EX_USAGE), not argparse's 2
+        if _Parser.json_errors:
+            print(json.dumps({"error": f"{self.prog}: {message}", "exit_code": EXIT_USAGE}))
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+EPILOG = """examples:
+  loader load data/customers.csv                      # into ref.customers of sqlite:///data/loader.db
+  loader --db postgresql://me@host/db load f.csv --table t --mode append
+  loader detect f.csv --type zip=text                 # the format and column types, as TOML
+  loader run --root /srv/drop/sales                   # the service: load what arrives in inbox/
+  loader status                                       # the last loads, queues, throughput
+
+exit codes:
+  0 loaded   3 duplicate (already appended)   64 usage error   65 bad data   66 no such file
+  69 database unavailable   70 internal error (a bug)   74 I/O error   75 temporary failure
+  78 configuration error   130 interrupted (Ctrl-C)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="loader", description="Bulk-load delimited files into SQL tables, atomically.")
+    p = _Parser(prog="loader", description="Bulk-load delimited files into SQL tables, atomically.",
+                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"loader {__version__}")
-    _add_common_flags(p, argparse.Namespace(config=None, db=None, verbose=False))
+    _add_common_flags(p, argparse.Namespace(config=None, db=None, verbose=False, quiet=False))
     # the same flags after the command (`loader load f.csv --db …`); SUPPRESS keeps the earlier value
     common = _Parser(add_help=False)
     _add_common_flags(common, None)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     lp = sub.add_parser("load", parents=[common], help="load one file into <ref schema>.<table>")
-    lp.add_argument("file")
+    lp.add_argument("file", help="the file to load (CSV/TSV, JSON lines, Parquet, Excel, XML; compressed too)")
     lp.add_argument("--table", help="target table (default: from the file name)")
     lp.add_argument("--mode", choices=[str(m) for m in MODES], default="fullload",
                     help="fullload replaces the table (old version kept in bkp); append adds the rows")
@@ -46,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_flags(lp)
 
     sp = sub.add_parser("status", parents=[common], help="queued/running files, totals, throughput, the last loads")
-    sp.add_argument("-n", "--limit", type=int, default=20)
+    sp.add_argument("-n", "--limit", type=int, default=20, help="how many of the last loads to list (20)")
     sp.add_argument("--root", action="append", default=[], help="also count the files waiting under this root")
     sp.add_argument("--json", action="store_true", help="the last loads as a JSON list")
     sp.add_argument("--summary", action="store_true", help="with --json: an object with folders, totals, recent")
@@ -60,20 +79,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_service_flags(rp)
 
     bp = sub.add_parser("backfill", parents=[common], help="load trees of historical files in date order (resumable)")
-    bp.add_argument("dirs", nargs="+", metavar="DIR")
+    bp.add_argument("dirs", nargs="+", metavar="DIR", help="folders searched recursively for the route's files")
     bp.add_argument("--route", help="take patterns, table rule and mode from this configured route")
     bp.add_argument("--mode", choices=[str(m) for m in MODES],
                     help="fullload (default) or append; overrides the route's")
     bp.add_argument("--table", help="load every file into this table (default: the route's rule or the file name)")
     bp.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    bp.add_argument("--json", action="store_true", help="the summary as a JSON object on stdout")
     _add_service_flags(bp)
 
     _add_pull_parser(sub, common)
 
+    cp = sub.add_parser("config", parents=[common], help="the effective settings and where each came from")
+    cp.add_argument("--json", action="store_true", help="as a JSON object: settings.<key> = {value, origin}")
+
     dp = sub.add_parser("detect", parents=[common], help="print the detected format and column types of a file")
-    dp.add_argument("file")
-    dp.add_argument("--json", action="store_true")
+    dp.add_argument("file", help="the file to look at; nothing is loaded")
+    shown = dp.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="everything detected, as JSON")
+    shown.add_argument("--toml", action="store_true", help="TOML to paste into a route (the default)")
     _add_format_flags(dp)
+    for command in sub.choices.values():  # each command's --help ends with the examples and exit codes too
+        command.epilog, command.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter
     return p
 
 
@@ -105,7 +132,9 @@ def _add_common_flags(p: argparse.ArgumentParser, defaults: argparse.Namespace |
     p.add_argument("--db", default=default("db"),
                    help="database URL, e.g. sqlite:///data/loader.db or postgresql://user@host/db")
     p.add_argument("-v", "--verbose", action="store_true", default=default("verbose"),
-                   help="log debug detail to stderr")
+                   help="log debug detail to stderr, starting with the database and config in use")
+    p.add_argument("-q", "--quiet", action="store_true", default=default("quiet"),
+                   help="log only errors (the service: warnings and errors)")
 
 
 def _add_service_flags(p: argparse.ArgumentParser) -> None:
@@ -123,46 +152,49 @@ def _add_format_flags(p: argparse.ArgumentParser) -> None:
                    help="pin a column's type, e.g. --type zip=text --type amount=decimal(18,2)")
 
 
-def _read_options(args: argparse.Namespace, settings: Settings) -> ReadOptions:
-    types = {}
-    for item in args.type:
-        name, sep, typ = item.partition("=")
-        if not sep:
-            raise UsageError(f"--type {item!r}: expected COLUMN=TYPE")
-        types[name.strip()] = typ.strip()
-    delimiter = args.delimiter.replace("\\t", "\t") if args.delimiter else None
-    return ReadOptions(delimiter=delimiter, has_header=False if args.no_header else None, column_types=types,
-                       sample_bytes=settings.load.sample_bytes, sample_rows=settings.load.sample_rows,
-                       block_size=settings.load.block_size)
-
-
 def main(argv: list[str] | None = None) -> int:
+    _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(level=_level(args), stream=sys.stderr)
     for handler in logging.getLogger().handlers:  # escaped and scrubbed like every human line
         handler.setFormatter(logs.HumanFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for url in (args.db, os.environ.get("LOADER_DATABASE__URL")):  # before the settings: their errors too
         if url:
             logs.hide(url)
+    from .commands.common import say
+    from .config import load_settings, redact_url
+
     try:
         settings = load_settings(args.config, flags={"database.url": args.db, **_service_flags(args)})
         logs.hide(settings.database.url)
+        logging.getLogger("loader").info("database %s; settings from %s", redact_url(settings.database.url),
+                                         settings.source)
         for secret in [getattr(args, "source", None) or "", *(src.url for src in settings.sources)]:
             logs.hide(secret)  # database sources' passwords: never in a log line either
-        commands = {"load": _cmd_load, "status": _cmd_status, "detect": _cmd_detect, "run": _cmd_run,
-                    "backfill": _cmd_backfill, "pull": _cmd_pull}
-        return commands[args.command](args, settings)
+        return _command(args.command)(args, settings)
     except LoaderError as e:
-        _say(f"loader: {e}")
+        say(f"loader: {e}")
+        if getattr(args, "json", False):
+            print(json.dumps({"error": logs.printable(logs.redacted(str(e))), "exit_code": e.exit_code}))
         return e.exit_code
     except Exception:  # a bug: its traceback, scrubbed of passwords, then exit 70
         logging.getLogger("loader").exception("internal error (a bug: please report it with this log)")
         return EXIT_SOFTWARE
 
 
-def _say(text: str, file: Any = None) -> None:
-    """Every human message: passwords scrubbed, control characters (a hostile file name) escaped."""
-    print(logs.printable(logs.redacted(text)), file=file or sys.stderr)
+def _level(args: argparse.Namespace) -> int:
+    return logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+
+
+def _command(name: str) -> Callable[[argparse.Namespace, Settings], int]:
+    """The command's function, its module imported only now (`loader --help` loads none of them)."""
+    module, func = _COMMANDS[name]
+    return getattr(importlib.import_module(f".commands.{module}", __package__), func)  # type: ignore[no-any-return]
+
+
+_COMMANDS = {"load": ("load", "cmd_load"), "status": ("status", "cmd_status"), "detect": ("detect", "cmd_detect"),
+             "config": ("config", "cmd_config"), "run": ("service", "cmd_run"),
+             "backfill": ("service", "cmd_backfill"), "pull": ("service", "cmd_pull")}
 
 
 def _service_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -171,195 +203,6 @@ def _service_flags(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "no_events", False):
         flags["service.events"] = False
     return flags
-
-
-def _routes(args: argparse.Namespace, settings: Settings) -> list[RouteSettings]:
-    if getattr(args, "root", None):
-        route = default_route(args.root)
-        if args.mode:
-            route.mode = args.mode
-        return [route]
-    if not settings.routes and settings.sources:
-        return []  # only database sources to run
-    if not settings.routes:
-        raise ConfigError("no routes to watch: give --root DIR, or [[routes]] in conf/loader.toml "
-                          f"(settings from {settings.source})")
-    return settings.routes
-
-
-def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from .service.supervise import Supervisor
-
-    route_list = _routes(args, settings)
-    logs.setup(settings.service.log_format, args.verbose)
-    logging.getLogger("loader").info("database %s", redact_url(settings.database.url))
-    return Supervisor(settings, route_list, once=args.once).run()
-
-
-def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    from .service.backfill import backfill
-
-    if args.route:
-        matches = [r for r in settings.routes if r.name == args.route]
-        if not matches:
-            raise ConfigError(f"no route named {args.route!r} in {settings.source}")
-        route = dataclasses.replace(matches[0])
-    else:
-        route = default_route(".")
-    if args.mode:
-        route.mode = args.mode
-    if args.table:
-        route.table = args.table
-    check_route(route)
-    logs.setup("human" if settings.service.log_format == "auto" else settings.service.log_format, args.verbose)
-    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
-    return backfill(settings, args.dirs, route, progress=False if args.no_progress else None)
-
-
-def _cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
-    from .sources import CLI_ROUTE, PullRequest, pull, request_of
-
-    if args.source_name:
-        matches = [s for s in settings.sources if s.name == args.source_name]
-        if not matches:
-            raise ConfigError(f"no source named {args.source_name!r} in {settings.source}")
-        req = request_of(matches[0])
-    else:
-        req = PullRequest(source=args.source, table=args.table or "", name=args.name or CLI_ROUTE)
-    keys = tuple(k.strip() for item in args.key for k in item.split(",") if k.strip())
-    overrides = {"query": args.query, "source_table": args.source_table, "table": args.table, "mode": args.mode,
-                 "incremental": args.incremental, "lookback": args.lookback, "keys": keys or None}
-    req = dataclasses.replace(req, **{k: v for k, v in overrides.items() if v is not None},
-                              column_types=_read_options(_no_format(args), settings).column_types)
-    result = pull(req, settings)
-    if args.json:
-        print(json.dumps(result.__dict__ | {"rows_per_second": round(result.rows_per_second)}, default=str))
-    else:
-        _print_result(result, settings)
-    return result.exit_code
-
-
-def _no_format(args: argparse.Namespace) -> argparse.Namespace:
-    return argparse.Namespace(type=args.type, delimiter=None, no_header=False)
-
-
-def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    result = load_file(LoadRequest(args.file, args.table, args.mode, args.force), settings,
-                       _read_options(args, settings))
-    if args.json:
-        print(json.dumps(result.__dict__ | {"rows_per_second": round(result.rows_per_second)}, default=str))
-    else:
-        _print_result(result, settings)
-    return result.exit_code
-
-
-def _print_result(r: LoadResult, settings: Settings) -> None:
-    if r.status == "loaded":
-        backup = f"; previous version kept as {r.backup}" if r.backup else ""
-        _say(f"loaded {r.path} -> {r.table}: {r.rows_loaded:,} rows in {r.seconds:.2f} s "
-             f"({r.rows_per_second:,.0f} rows/s){backup}  [{redact_url(settings.database.url)}, load {r.load_id}]",
-             sys.stdout)
-    elif r.status == "duplicate":
-        _say(f"loader: skipped: {r.error}")
-    else:
-        _say(f"loader: failed: {r.error}")
-
-
-def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from .service.status import folder_summary, print_summary
-
-    target = open_target(settings)
-    window_start = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
-    try:
-        target.ensure_ready()
-        fail_dead_loads(target, settings.schemas.stage)  # a killed `loader load` shows as failed, not running
-        rows = target.tracker.recent_loads(args.limit)
-        totals = target.tracker.summary(window_start)
-        sources = _source_status(settings, target)
-    finally:
-        target.close()
-    roots = args.root or [r.root for r in settings.routes]
-    folders_now = folder_summary(settings.routes if not args.root else [default_route(r) for r in roots])
-    if args.json:
-        doc: object = ({"folders": folders_now, "totals": totals, "recent": rows, "sources": sources}
-                       if args.summary else rows)
-        print(json.dumps(doc, default=str, indent=1))
-        return EXIT_OK
-    header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
-    lines = [header] + [tuple(map(logs.printable, (
-        str(r["started_at"])[:19], str(r["file_name"]), f"{r['schema_name']}.{r['table_name']}", str(r["mode"]),
-        str(r["status"]), f"{r['rows_loaded'] or 0:,}", f"{r['seconds']:.2f}" if r["seconds"] is not None else "",
-        _clip(_without_path(r))))) for r in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
-    for line in lines:
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths)) + "  " + line[-1])
-    print()
-    print_summary(folders_now, totals, 3600.0)
-    for src in sources:
-        print(f"source {src['name']} -> {src['table']}: last run {src['last_run'] or 'never'} "
-              f"{src['status'] or ''}, {src['rows'] or 0:,} rows, watermark {src['watermark'] or '-'}, "
-              f"next run {src['next_run'] or 'on demand'}")
-    return EXIT_OK
-
-
-def _source_status(settings: Settings, target: Any) -> list[dict[str, object]]:
-    """Each [[sources]] entry: its last run, rows, watermark and next run (loader status)."""
-    from .readers.query import parse_watermark, value_text
-    from .schedule import make_schedule, next_run
-    from .service.sources import wall_now
-
-    out: list[dict[str, object]] = []
-    for src in settings.sources:
-        row = target.tracker.last_run(src.name) or {}
-        started = row.get("started_at")
-        last = dt.datetime.fromisoformat(str(started)).replace(tzinfo=dt.UTC) if started else None
-        mark = parse_watermark(row.get("watermark"))  # type: ignore[arg-type]
-        due = next_run(make_schedule(src.schedule, src.every), last, wall_now())
-        out.append({"name": src.name, "table": f"{src.schema or settings.schemas.ref}.{src.table}",
-                    "last_run": str(started)[:19] if started else None, "status": row.get("status"),
-                    "rows": row.get("rows_loaded"), "watermark": value_text(mark[2]) if mark else None,
-                    "next_run": due.isoformat(timespec="seconds") if due else None})
-    return out
-
-
-def _without_path(row: dict[str, object]) -> str:
-    """The file is its own column; the error needn't repeat its full path."""
-    error = str(row["error"] or "")
-    for path in (str(row["file_path"] or ""), str(row["file_name"] or "")):
-        for prefix in (path + ", ", path + ": "):
-            if path and error.startswith(prefix):
-                return error[len(prefix):]
-    return error
-
-
-def _clip(text: object, limit: int = 120) -> str:
-    s = "" if text is None else str(text).replace("\n", " ")
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def _cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
-    found = detect(args.file, _read_options(args, settings))
-    if args.json:
-        print(json.dumps(found.as_dict(), ensure_ascii=False, indent=1))
-        return EXIT_OK
-    _print_detection(args.file, found)
-    return EXIT_OK
-
-
-def _print_detection(path: str, found: Detection) -> None:
-    """TOML a user can paste into a route: the format's own settings, then the columns."""
-    details = found.as_dict()
-    print(f"# {logs.printable(path)}: {details.get('rows_sampled', '?')} rows sampled; pin any of this in "
-          "conf/loader.toml")
-    print(f'format = "{found.format}"')
-    for key in ("encoding", "delimiter", "has_header"):  # what a route pins most often
-        if key in details:
-            print(f"{key} = {json.dumps(details[key], ensure_ascii=False)}")
-    print("[columns]")
-    for c in found.columns:
-        print(f'{c.name} = "{c.type}"' + (f"  # header: {c.source_name!r}" if c.source_name != c.name else ""))
-    for note in found.notes:
-        print(f"# note: {logs.printable(note)}")
 
 
 if __name__ == "__main__":

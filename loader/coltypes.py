@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow only where a type becomes an Arrow type: `loader --help` never imports it
+    import pyarrow as pa
 
 
 class Mode(StrEnum):
@@ -69,6 +71,8 @@ class ColumnType:
         return self.kind
 
     def arrow(self) -> pa.DataType:
+        import pyarrow as pa
+
         return {
             "boolean": pa.bool_(),
             "bigint": pa.int64(),

@@ -36,6 +36,7 @@ from .errors import (
 )
 from .members import combine, hashed_input, member_options, zip_members
 from .opened import InputChangedError, Opened, open_path
+from .pins import check_columns
 from .plan import LoadPlan, plan_load, widened
 from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
 from .rejects import RowPolicy, write_rejects
@@ -103,7 +104,7 @@ def detect(path: str, options: ReadOptions | None = None) -> Detection:
     opts = options or ReadOptions()
     with open_path(path) as opened:
         source = opened.input()
-        return reader_for(source, opts.format).detect(source, opts)
+        return _detected(reader_for(source, opts.format), source, opts)
 
 
 def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None = None,
@@ -251,6 +252,13 @@ def sha256_of(source: Input) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()  # type: ignore[arg-type]  # IO has no readinto
 
 
+def _detected(reader: Reader, source: Input, options: ReadOptions) -> Detection:
+    found = reader.detect(source, options)
+    if options.strict_pins:
+        check_columns(options.column_types, found.columns)
+    return found
+
+
 def _read_options(options: ReadOptions | None, settings: Settings) -> ReadOptions:
     """How much to sample and parse at once comes from the settings, what to pin from the caller."""
     return dataclasses.replace(options or ReadOptions(), sample_bytes=settings.load.sample_bytes,
@@ -271,7 +279,7 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
     if req.mode == Mode.APPEND and not req.force:
         _refuse_duplicate(req, target, rec, source.path)
     reader = reader_for(source, options.format)
-    job = _Load(req, settings, target, rec, source, options, reader, reader.detect(source, options), opened)
+    job = _Load(req, settings, target, rec, source, options, reader, _detected(reader, source, options), opened)
     plan = _plan(job)
     rec.set_format(plan.read_as(job.detection).as_dict())
     policy = RowPolicy.of(settings.load)

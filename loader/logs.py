@@ -90,8 +90,8 @@ def _redact_value(value: Any) -> Any:
     return redacted(value) if isinstance(value, str) else value
 
 
-def setup(fmt: str, verbose: bool) -> None:
-    """fmt: auto | human | json; auto means JSON unless stderr is a terminal."""
+def setup(fmt: str, verbose: bool, quiet: bool = False) -> None:
+    """fmt: auto | human | json; auto means JSON unless stderr is a terminal. quiet: warnings and errors only."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if use_json else HumanFormatter())
@@ -99,7 +99,7 @@ def setup(fmt: str, verbose: bool) -> None:
     for h in list(root.handlers):
         root.removeHandler(h)
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     logging.getLogger("watchfiles").setLevel(logging.WARNING)  # "N changes detected" on every event
 
 

@@ -52,3 +52,26 @@ def test_systemd_accepts_every_directive(tmp_path: Path) -> None:
     unknown = [line for line in out.stderr.splitlines() if "Unknown key" in line or "Unknown section" in line
                or "Invalid" in line]
     assert unknown == []
+
+
+HARDENING = ("NoNewPrivileges", "ProtectSystem", "ReadWritePaths", "ProtectHome", "PrivateTmp", "PrivateDevices",
+             "ProtectKernelTunables", "RestrictAddressFamilies", "SystemCallFilter", "CapabilityBoundingSet", "UMask")
+
+
+def test_state_and_logs_directories_are_systemds() -> None:
+    service = unit()["Service"]
+    assert service["StateDirectory"] == "loader" and service["LogsDirectory"] == "loader"
+
+
+def test_every_hardening_line_says_what_it_is_for() -> None:
+    """A comment line right above each directive of [Service] (a run of directives under one comment is not enough)."""
+    lines = UNIT.read_text().splitlines()
+    start = lines.index("[Service]")
+    end = lines.index("[Install]")
+    seen = set()
+    for i in range(start + 1, end):
+        key = lines[i].split("=", 1)[0]
+        if key in HARDENING:
+            seen.add(key)
+            assert lines[i - 1].startswith("#"), f"{key}: no comment saying what it is for"
+    assert seen == set(HARDENING)

@@ -130,6 +130,9 @@ class ReadOptions:
     escapechar: str | None = None
     has_header: bool | None = None
     column_types: dict[str, str] = field(default_factory=dict)  # by safe name or source name
+    # the command line's --type: a pin naming no column of the file is a usage error (a route's pins
+    # may name columns only some of its files have)
+    strict_pins: bool = False
     # How much to read, not what: `load_file` sets these from settings.load.
     sample_bytes: int = 4 * 1024 * 1024  # a few MB show the dialect and each column's usual values
     sample_rows: int = 5000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import json
 import logging
 import os
 import sys
@@ -60,7 +61,9 @@ def collect(dirs: list[str], route: RouteSettings, default_schema: str) -> tuple
     return sorted(entries), refused
 
 
-def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress: bool | None = None) -> int:
+def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress: bool | None = None,
+             as_json: bool = False) -> int:
+    """as_json: the summary as one JSON object on stdout (scripts), instead of a line on stderr."""
     entries, refused = collect(dirs, route, settings.schemas.ref)
     for why in refused:
         log.error("refused %s", why)
@@ -81,9 +84,15 @@ def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress
         pool.close()
         bar.done()
     failed = bar.counts[Status.FAILED] + len(refused)
-    print(f"backfill: {bar.counts[Status.LOADED]} loaded, {bar.counts[Action.SKIPPED]} already loaded, "
-          f"{bar.counts[Status.DUPLICATE]} duplicate, {failed} failed", file=sys.stderr)
-    return EXIT_OK if failed == 0 else EXIT_DATA
+    code = EXIT_OK if failed == 0 else EXIT_DATA
+    if as_json:
+        print(json.dumps({"files": len(entries) + len(refused), "loaded": bar.counts[Status.LOADED],
+                          "already_loaded": bar.counts[Action.SKIPPED], "duplicate": bar.counts[Status.DUPLICATE],
+                          "failed": failed, "exit_code": code}))
+    else:
+        print(f"backfill: {bar.counts[Status.LOADED]} loaded, {bar.counts[Action.SKIPPED]} already loaded, "
+              f"{bar.counts[Status.DUPLICATE]} duplicate, {failed} failed", file=sys.stderr)
+    return code
 
 
 def _dispatch(sched: Scheduler[Entry], pool: ProcessPool | InlinePool, settings: Settings,

@@ -1,0 +1,47 @@
+"""What a user sees for `--type` mistakes and `loader detect`'s TOML, through the real command."""
+
+from __future__ import annotations
+
+import sqlite3
+import tomllib
+from pathlib import Path
+
+from loader.errors import EXIT_OK, EXIT_USAGE
+
+from .test_cli import cli
+
+
+def test_an_unknown_type_is_a_usage_error_listing_the_valid_types(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("id,name\n1,a\n2,b\n")
+    out = cli("--db", f"sqlite:///{tmp_path}/x.db", "load", str(path), "--type", "name=varchar(10)")
+    assert out.returncode == EXIT_USAGE, out.stderr
+    assert "Traceback" not in out.stderr and "name=varchar(10)" in out.stderr
+    assert "bigint" in out.stderr and "decimal(P,S)" in out.stderr and "text" in out.stderr
+
+
+def test_a_pin_naming_no_column_is_a_usage_error_listing_the_columns(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("id,Full Name\n1,a\n2,b\n")
+    db = tmp_path / "x.db"
+    out = cli("--db", f"sqlite:///{db}", "load", str(path), "--type", "nosuch=text")
+    assert out.returncode == EXIT_USAGE, out.stderr
+    assert "nosuch" in out.stderr and "no such column" in out.stderr and "id, full_name" in out.stderr
+    assert not sqlite3.connect(db.parent / "x.db").execute(
+        "select name from sqlite_master where name = 'people'").fetchall()  # nothing loaded
+    # the header as written names the column as well as its table name does
+    ok = cli("--db", f"sqlite:///{db}", "load", str(path), "--type", "Full Name=text", "--type", "id=text")
+    assert ok.returncode == EXIT_OK, ok.stderr
+    detect = cli("detect", str(path), "--type", "nosuch=text")
+    assert detect.returncode == EXIT_USAGE and "no such column" in detect.stderr
+
+
+def test_detect_prints_toml_that_parses_for_any_header(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text('größe,"say ""hi""",a b,x=y\n1,a,2.5,q\n2,b,3.5,r\n', encoding="utf-8")
+    for flags in ((), ("--toml",)):
+        out = cli("detect", str(path), *flags)
+        assert out.returncode == EXIT_OK, out.stderr
+        doc = tomllib.loads(out.stdout)
+        assert doc["format"] == "csv" and doc["delimiter"] == "," and doc["has_header"] is True
+        assert len(doc["columns"]) == 4 and doc["columns"][next(iter(doc["columns"]))] == "bigint"
