@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     lp = sub.add_parser("load", parents=[common], help="load one file into <ref schema>.<table>")
-    lp.add_argument("file", help="the file to load (CSV/TSV, JSON lines, Parquet, Excel, XML; compressed too)")
+    lp.add_argument("file", help="the file to load (CSV/TSV, JSON lines, Parquet, Excel, XML; compressed too); "
+                                 "'-' reads standard input (with --table)")
     lp.add_argument("--table", help="target table (default: from the file name)")
     lp.add_argument("--mode", choices=[str(m) for m in MODES], default="fullload",
                     help="fullload replaces the table (old version kept in bkp); append adds the rows")
@@ -92,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("config", parents=[common], help="the effective settings and where each came from")
     cp.add_argument("--json", action="store_true", help="as a JSON object: settings.<key> = {value, origin}")
+
+    vp = sub.add_parser("validate", parents=[common],
+                        help="read a whole file as a load would and list every error; nothing is loaded")
+    vp.add_argument("file", help="the file to check (every row is read; no database is opened)")
+    vp.add_argument("--json", action="store_true", help="the verdict and every error as JSON")
+    vp.add_argument("--limit", type=int, default=100, help="errors to print (100; --json lists all kept)")
+    _add_format_flags(vp)
 
     dp = sub.add_parser("detect", parents=[common], help="print the detected format and column types of a file")
     dp.add_argument("file", help="the file to look at; nothing is loaded")
@@ -150,6 +158,11 @@ def _add_format_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-header", action="store_true", help="the first line is data, not column names")
     p.add_argument("--type", action="append", default=[], metavar="COLUMN=TYPE",
                    help="pin a column's type, e.g. --type zip=text --type amount=decimal(18,2)")
+    p.add_argument("--format", help="pin the format: csv, parquet, json, excel, xml, compressed (default: detected)")
+    p.add_argument("--sheet", help="Excel: the sheet, by name or 0-based index (default: the first with data)")
+    p.add_argument("--xml-path", help="XML: the repeating element, e.g. orders/order (default: detected)")
+    p.add_argument("--json-key", help="JSON: the key of the array of records in a document")
+    p.add_argument("--member", help="zip: load only this member (default: each member as its own file)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +207,8 @@ def _command(name: str) -> Callable[[argparse.Namespace, Settings], int]:
 
 _COMMANDS = {"load": ("load", "cmd_load"), "status": ("status", "cmd_status"), "detect": ("detect", "cmd_detect"),
              "config": ("config", "cmd_config"), "run": ("service", "cmd_run"),
-             "backfill": ("service", "cmd_backfill"), "pull": ("service", "cmd_pull")}
+             "validate": ("validate", "cmd_validate"), "backfill": ("service", "cmd_backfill"),
+             "pull": ("service", "cmd_pull")}
 
 
 def _service_flags(args: argparse.Namespace) -> dict[str, Any]:

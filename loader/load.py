@@ -134,7 +134,8 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
         if target is None:
             target = open_target(settings)
             target.ensure_ready()
-        rec = LoadRecord(file_path=os.path.abspath(req.path), schema_name=settings.schemas.ref, table_name=table,
+        shown_path = req.path if req.path == STDIN else os.path.abspath(req.path)
+        rec = LoadRecord(file_path=shown_path, schema_name=settings.schemas.ref, table_name=table,
                          mode=Mode(req.mode), route=req.route, size_bytes=source.size)
         # hashed in a thread once it is known the load needs its own pass (see _start_hash)
         rec.sha256_pending = None
@@ -230,6 +231,7 @@ def load_source(req: LoadRequest, settings: Settings, source: Input, options: Re
                 target.close()
 
 
+STDIN = "-"  # `loader load -`: the tracking row names standard input, not its spool file
 _HASHER = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sha256")
 _SOURCES: dict[str, Input] = {}  # load id -> its input, for a hash started late (_start_hash)
 

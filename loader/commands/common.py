@@ -29,15 +29,19 @@ def read_options(args: argparse.Namespace, settings: Settings) -> ReadOptions:
         types[name.strip()] = typ.strip()
     check_types(types)
     delimiter = args.delimiter.replace("\\t", "\t") if args.delimiter else None
+    extra = {key: getattr(args, key) for key in ("sheet", "xml_path", "json_key", "member")
+             if getattr(args, key, None) is not None}
+    if "sheet" in extra and extra["sheet"].isdigit():
+        extra["sheet"] = int(extra["sheet"])  # an index; a sheet named "2" is pinned by the route
     return ReadOptions(delimiter=delimiter, has_header=False if args.no_header else None, column_types=types,
-                       strict_pins=True,
+                       strict_pins=True, format=getattr(args, "format", None), extra=extra,
                        sample_bytes=settings.load.sample_bytes, sample_rows=settings.load.sample_rows,
                        block_size=settings.load.block_size)
 
 
 def no_format(args: argparse.Namespace) -> argparse.Namespace:
     """`pull` has --type but no file format flags."""
-    return argparse.Namespace(type=args.type, delimiter=None, no_header=False)
+    return argparse.Namespace(type=args.type, delimiter=None, no_header=False, format=None)
 
 
 def print_result(r: LoadResult, settings: Settings) -> None:

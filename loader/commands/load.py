@@ -1,20 +1,55 @@
-"""`loader load FILE`: one file into <ref schema>.<table>."""
+"""`loader load FILE`: one file into <ref schema>.<table>; `-` reads standard input."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
 
 from ..config import Settings
-from ..load import LoadRequest, load_file
+from ..errors import LocalDiskError, UsageError
+from ..load import STDIN, LoadRequest, load_file
+from ..opened import Opened, open_path
 from .common import print_result, read_options
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    result = load_file(LoadRequest(args.file, args.table, args.mode, args.force), settings,
-                       read_options(args, settings))
+    request = LoadRequest(args.file, args.table, args.mode, args.force)
+    options = read_options(args, settings)
+    if args.file == STDIN:
+        with _spooled_stdin(args.table) as opened:
+            result = load_file(request, settings, options, opened=opened, shown_as="<stdin>")
+    else:
+        result = load_file(request, settings, options)
     if args.json:
         print(json.dumps(result.__dict__ | {"rows_per_second": round(result.rows_per_second)}, default=str))
     else:
         print_result(result, settings)
     return result.exit_code
+
+
+@contextlib.contextmanager
+def _spooled_stdin(table: str | None) -> Iterator[Opened]:
+    """Standard input copied to a temporary file first: detection, the hash and the read each need
+    the bytes again, and a pipe gives them once. The copy is removed when the load is over."""
+    if not table:
+        raise UsageError("loader load - reads standard input: name the table with --table")
+    fd, path = tempfile.mkstemp(prefix="loader-stdin-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    except OSError as e:
+        os.unlink(path)
+        raise LocalDiskError(f"cannot spool standard input to {path}: {e.strerror or e}") from None
+    try:
+        with open_path(path) as opened:
+            yield opened
+    finally:
+        os.unlink(path)
+
+

@@ -1,0 +1,62 @@
+"""The command line's input flags: standard input, validate, pinned formats and reader options."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from loader.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE
+
+from .conftest import Db
+from .files import write_numbers
+
+
+def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "loader", *args], input=stdin, capture_output=True, timeout=120)
+
+
+def test_load_dash_reads_standard_input(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "n.csv"
+    write_numbers(path, rows=2_000)
+    out = cli("--db", db.url, "load", "-", "--table", "piped", stdin=path.read_bytes())
+    assert out.returncode == EXIT_OK, out.stderr
+    assert db.query("SELECT count(*) FROM ref.piped") == [(2_000,)]
+    assert db.tracking()[-1]["file_path"] == "-"
+
+
+def test_load_dash_without_a_table_is_a_usage_error(sqlite_db: Db) -> None:
+    out = cli("--db", sqlite_db.url, "load", "-", stdin=b"a,b\n1,2\n")
+    assert out.returncode == EXIT_USAGE and b"--table" in out.stderr
+
+
+def test_validate_lists_every_error_and_says_it_would_fail(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    write_numbers(path, rows=20_000)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[9_000], lines[15_000] = "9000,x,abc\n", "x,y,1.5\n"
+    path.write_text("".join(lines))
+    db = tmp_path / "untouched.db"
+    out = cli("--db", f"sqlite:///{db}", "validate", str(path))
+    text = out.stdout.decode()
+    assert out.returncode == EXIT_DATA, out.stderr
+    assert "line 9001, column amount, value 'abc'" in text and "line 15001, column id, value 'x'" in text
+    assert "20,000 rows read, 2 bad; would fail" in text and not db.exists()
+    doc = json.loads(cli("validate", str(path), "--json").stdout)
+    assert doc["exit_code"] == EXIT_DATA and len(doc["errors"]) == 2 and doc["rows_loadable"] == 19_998
+    write_numbers(path, rows=10)
+    assert cli("validate", str(path)).returncode == EXIT_OK
+
+
+def test_a_pinned_member_and_format_reach_the_reader(sqlite_db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "two.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("a.csv", "id\n1\n2\n")
+        z.writestr("b.csv", "id\n1\n2\n3\n")
+    out = cli("--db", sqlite_db.url, "load", str(path), "--member", "b.csv", "--table", "b_only")
+    assert out.returncode == EXIT_OK, out.stderr
+    assert sqlite_db.query("SELECT count(*) FROM ref.b_only") == [(3,)]
+    wrong = cli("--db", sqlite_db.url, "load", str(path), "--format", "parquet")
+    assert wrong.returncode == EXIT_DATA and b"parquet" in wrong.stderr.lower()
