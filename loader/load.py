@@ -76,6 +76,7 @@ class LoadResult:
     error_line: int | None = None
     error_column: str | None = None
     sha256: str = ""
+    notes: tuple[str, ...] = ()  # what the load changed on the way (a column widened)
     transient: bool = False  # the same load may succeed later (the error's class says so, not its exit code)
     parts: list[LoadResult] = field(default_factory=list)  # a zip of several files: each member's (members.py)
 
@@ -284,6 +285,7 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
     job = _Load(req, settings, target, rec, source, options, reader, _detected(reader, source, options), opened)
     plan = _plan(job)
     rec.set_format(plan.read_as(job.detection).as_dict())
+    rec.notes = plan.notes
     policy = RowPolicy.of(settings.load)
     for _ in range(3 * len(plan.columns) + 1):  # each retry widens a column; text ends it
         try:
@@ -294,10 +296,14 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
         except ValueTypeError as e:
             wider = widened(plan, e) if policy.type_mismatch == "widen" else None
             if wider is None:
+                if policy.type_mismatch != "widen" and e.where.column is not None:
+                    e.reason += (f"; pin the column's type (--type {e.where.column}=text) or let it widen "
+                                 "(load.type_mismatch = \"widen\")")
                 raise
             log.info("%s: %s", e.where.file, wider.notes[-1])
             plan = wider
             rec.set_format(plan.read_as(job.detection).as_dict())
+            rec.notes = plan.notes
         finally:
             if not plan.direct:
                 _drop_stage(target, plan.stage_schema, plan.stage)
@@ -446,7 +452,8 @@ def _result(req: LoadRequest, rec: LoadRecord, code: int, started: float) -> Loa
                       load_id=rec.load_id, rows_read=rec.rows_read, rows_loaded=rec.rows_loaded,
                       rows_rejected=rec.rows_rejected, seconds=time.perf_counter() - started,
                       backup=rec.backup_table, error=rec.error, rejects_file=rec.rejects_file,
-                      error_line=rec.error_line, error_column=rec.error_column, sha256=rec.sha256)
+                      error_line=rec.error_line, error_column=rec.error_column, sha256=rec.sha256,
+                      notes=rec.notes)
 
 
 def _failed(req: LoadRequest, rec: LoadRecord | None, target: Target | None, e: LoaderError,

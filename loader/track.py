@@ -69,6 +69,8 @@ class LoadRecord:
     watermark: str | None = None
 
     sha256_pending: Future[str] | None = field(default=None, repr=False, compare=False)
+    # what planning changed (a widened column), for the result line; not a tracking column
+    notes: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def resolve_sha256(self) -> None:
         """The hash runs in a thread while the file loads; wait for it where it is needed."""

@@ -47,9 +47,12 @@ def no_format(args: argparse.Namespace) -> argparse.Namespace:
 def print_result(r: LoadResult, settings: Settings) -> None:
     if r.status == "loaded":
         backup = f"; previous version kept as {r.backup}" if r.backup else ""
-        say(f"loaded {r.path} -> {r.table}: {r.rows_loaded:,} rows in {r.seconds:.2f} s "
+        rejected = f", {r.rows_rejected:,} rejected -> {r.rejects_file}" if r.rows_rejected else ""
+        say(f"loaded {r.path} -> {r.table}: {r.rows_loaded:,} rows{rejected} in {r.seconds:.2f} s "
             f"({r.rows_per_second:,.0f} rows/s){backup}  [{redact_url(settings.database.url)}, load {r.load_id}]",
             sys.stdout)
+        for note in r.notes:
+            say(note, sys.stdout)
     elif r.status == "duplicate":
         say(f"loader: skipped: {r.error}")
     else:
