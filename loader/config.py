@@ -24,6 +24,7 @@ from .coltypes import Mode
 from .errors import ConfigError, LoaderError
 from .naming import check_identifier
 from .rejects import POLICIES, RAGGED_ROWS, TYPE_MISMATCH, parse_max_rejects
+from .route_read import check_read
 
 ENV_PREFIX = "LOADER_"
 DEFAULT_CONFIG = Path("conf/loader.toml")
@@ -105,6 +106,17 @@ class RouteSettings:
     bad_rows: str = field(default="", metadata={"doc": "reject_file | reject_rows; empty = load.bad_rows"})
     max_rejects: str = field(default="", metadata={"doc": "reject_rows: a count or ratio; empty = load.max_rejects"})
     ragged_rows: str = field(default="", metadata={"doc": "pad | reject; empty = load.ragged_rows"})
+    # what every file of the route is read as (route_read.py); empty = detected
+    format: str = field(default="", metadata={"doc": "csv | parquet | json | excel | xml | compressed"})
+    encoding: str = field(default="", metadata={"doc": "e.g. cp1252; empty = detected"})
+    delimiter: str = field(default="", metadata={"doc": "one character (\\t for tab); empty = detected"})
+    quote: str = field(default="", metadata={"doc": "the quote character, or none; empty = detected"})
+    header: str = field(default="", metadata={"doc": "true | false; empty = detected"})
+    sheet: str = field(default="", metadata={"doc": "Excel: a sheet name or 0-based index"})
+    xml_path: str = field(default="", metadata={"doc": "XML: the repeating element, e.g. orders/order"})
+    json_key: str = field(default="", metadata={"doc": "JSON: the key of a document's array of records"})
+    member: str = field(default="", metadata={"doc": "zip: the one member to load"})
+    types: dict[str, str] = field(default_factory=dict, metadata={"doc": "column = type pins, as --type"})
 
 
 @dataclass
@@ -220,6 +232,10 @@ def _routes(values: Any, source: str) -> list[RouteSettings]:
                 if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"{source}: {where} must be a non-empty list of globs, got {value!r}")
                 route.patterns = value
+            elif key == "types":
+                if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                    raise ConfigError(f"{source}: {where} must be a table of column = \"type\", got {value!r}")
+                route.types = {str(k): v for k, v in value.items()}
             else:
                 setattr(route, key, _coerce(value, known[key].type, where, source))
         routes.append(route)
@@ -432,6 +448,7 @@ def check_route(route: RouteSettings) -> None:
         raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(Mode)}")
     if route.bad_rows and route.bad_rows not in POLICIES:
         raise ConfigError(f"bad_rows {route.bad_rows!r} is not one of {', '.join(POLICIES)}")
+    check_read(route)
     if route.ragged_rows and route.ragged_rows not in RAGGED_ROWS:
         raise ConfigError(f"ragged_rows {route.ragged_rows!r} is not one of {', '.join(RAGGED_ROWS)}")
     if route.max_rejects:

@@ -21,6 +21,7 @@ from .. import routes
 from ..coltypes import DONE, Action, Status
 from ..config import RouteSettings, Settings, route_load
 from ..errors import EXIT_DATA, EXIT_OK, BadInputError
+from ..route_read import read_pins
 from . import folders
 from .pool import Finished, InlinePool, ProcessPool
 from .scheduler import RetryPolicy, Scheduler, Step
@@ -101,7 +102,7 @@ def _dispatch(sched: Scheduler[Entry], pool: ProcessPool | InlinePool, settings:
         e = item.payload
         pool.submit(worker, Job(e.path, os.path.dirname(e.path), route.name, e.dest.schema, e.dest.table,
                                 e.dest.mode, settings, attempt=item.attempt, last_try=sched.last_try(item),
-                                in_place=True, load=route_load(route)))
+                                in_place=True, load=route_load(route), read=read_pins(route)))
         if isinstance(pool, InlinePool):
             return  # inline: run it now, then look again
 

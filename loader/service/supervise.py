@@ -28,6 +28,7 @@ from ..coltypes import Action
 from ..config import RouteSettings, Settings, route_load
 from ..errors import EXIT_OK, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, BadInputError, LoaderError
 from ..logs import fields
+from ..route_read import read_pins
 from . import claim, folders, recovery, watch
 from .governor import Governor
 from .live import Live
@@ -304,7 +305,7 @@ class Supervisor:
         f = cast(File, item.payload)
         return Job(str(f.claimed), f.route.root, f.route.name, f.dest.schema, f.dest.table, f.dest.mode,
                    self.settings, attempt=item.attempt, last_try=self.sched.last_try(item),
-                   recovered=item.recovered, load=route_load(f.route))
+                   recovered=item.recovered, load=route_load(f.route), read=read_pins(f.route))
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _finish(self, done: Finished) -> None:

@@ -26,6 +26,7 @@ from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError, NoInputError
 from ..load import LoadRequest, LoadResult, load_file
 from ..logs import fields
 from ..opened import Opened, RefusedInputError, open_in_root
+from ..readers import ReadOptions
 from ..targets import Target, open_target
 from . import claim, folders, recovery
 
@@ -46,6 +47,7 @@ class Job:
     recovered: bool = False  # claimed before (crash, retry): look for an earlier outcome first
     in_place: bool = False  # backfill: load without moving the file
     load: dict[str, Any] = field(default_factory=dict)  # the route's load.* overrides (route_load)
+    read: dict[str, Any] = field(default_factory=dict)  # what the route pins for reading (route_read.py)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -200,7 +202,8 @@ def _opened(job: Job, path: Path, opened: Opened) -> Outcome:
             return Outcome(job.path, Action.ARCHIVED, moved_to=str(dst), reason=f"already {earlier['status']} "
                            f"(load {earlier['load_id']}); archived without loading again")
     request = LoadRequest(str(path), job.table, job.mode, route=job.route, rejects_dir=rejects_dir(job.root, path))
-    return _after_load(job, path, _load(request, settings, opened=opened, shown_as=path.name))
+    return _after_load(job, path, _load(request, settings, options=ReadOptions(**job.read), opened=opened,
+                                         shown_as=path.name))
 
 
 def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
@@ -279,7 +282,8 @@ def _in_place(job: Job) -> Outcome:
         return Outcome(job.path, Action.UNAVAILABLE if e.transient else Action.RETRY, reason=str(e))
     if done is not None:
         return Outcome(job.path, Action.SKIPPED, reason=f"already {done['status']} (load {done['load_id']})")
-    result = _load(LoadRequest(job.path, job.table, job.mode, route=job.route), settings)
+    result = _load(LoadRequest(job.path, job.table, job.mode, route=job.route), settings,
+                   options=ReadOptions(**job.read))
     if result.status in DONE:
         return Outcome(job.path, Action.ARCHIVED, result)
     retry = _retry_action(result, job.last_try)
