@@ -88,3 +88,16 @@ def test_a_cell_of_65000_spaces_is_scored_in_linear_time():
     assert typed_cell("word " * 20_000 + "!") is False
     sniff("a,b\n1," + " " * 65_000 + "\n2,x\n")
     assert time.monotonic() - started < 2  # was 88 s: the regexes backtracked quadratically
+
+
+def test_a_close_call_between_delimiters_is_noted_not_silent() -> None:
+    from loader.readers.csv.detect import detect_format
+    from loader.readers.csv.dialect import sniff_with_doubt
+
+    tied = b"name,city;country\nann,rome;italy\nbob,oslo;norway\ncid,lima;peru\n"
+    found = detect_format(tied, complete=True)
+    assert any("delimiter unsure: ';'" in n for n in found.notes)
+    assert sniff_with_doubt("id,name\n1,ann\n2,bob\n")[1] is None  # a clear file carries no such note
+    from loader.readers import ReadOptions
+    pinned = detect_format(tied, complete=True, options=ReadOptions(delimiter=";"))
+    assert not any("unsure" in n for n in pinned.notes)  # a pin is never unsure

@@ -18,8 +18,7 @@ from ...errors import BadInputError, NoInputError, Where
 from ..base import Detection, Input, ReadOptions
 from . import encoding as enc
 from .confirm import confirm_with_arrow
-from .dialect import Dialect
-from .dialect import sniff as sniff_dialect
+from .dialect import Dialect, sniff_with_doubt
 from .header import fit_header, has_header
 from .infer import infer_types
 from .layout import CsvLayout
@@ -53,7 +52,7 @@ def detect_format(sample: bytes, complete: bool, options: ReadOptions | None = N
     _check_utf16_length(encoding, len(sample) if complete else size, file)
     text = _text(sample, encoding, bom, complete, file)
     sep_chars, forced = _sep_line(text)
-    dialect = _dialect(text[sep_chars:], forced, opts)
+    dialect, doubt = _dialect(text[sep_chars:], forced, opts)
     # a whole file is parsed whole: its trailer and row count are then known, not guessed
     recs = records(text, dialect, sep_chars, 10**9 if complete else opts.sample_rows + SAMPLE_ROW_SLACK)
     if not recs:
@@ -69,6 +68,7 @@ def detect_format(sample: bytes, complete: bool, options: ReadOptions | None = N
     header = opts.has_header if opts.has_header is not None else has_header(evidence)
     layout = _layout(text, body, trail, header, _Codec(encoding, bom), dialect, complete)
     notes = ["NUL characters are removed from text values"] if layout.strip_nul else []
+    notes += [doubt] if doubt else []
     columns, extra, column_notes = _columns(body, header, layout, opts)
     if not complete and tail is not None:
         width = len(columns) + len(extra)
@@ -137,18 +137,21 @@ def _sep_line(text: str) -> tuple[int, str | None]:
     return (len(first) + len(newline), m.group(1)) if m else (0, None)
 
 
-def _dialect(text: str, forced: str | None, ov: ReadOptions) -> Dialect:
-    sniffed = sniff_dialect(text) if not (forced or ov.delimiter) or ov.quotechar is None else None
+def _dialect(text: str, forced: str | None, ov: ReadOptions) -> tuple[Dialect, str | None]:
+    """The dialect, and a note when the sniffed delimiter (not pinned, not sep=) was a close call."""
+    sniffed, doubt = sniff_with_doubt(text) if not (forced or ov.delimiter) or ov.quotechar is None else (None, None)
     delimiter = ov.delimiter or forced or (sniffed.delimiter if sniffed else ",")
+    if forced or ov.delimiter:
+        doubt = None
     if forced and not ov.delimiter and sniffed is None:
-        sniffed = sniff_dialect(text)
+        sniffed, _ = sniff_with_doubt(text)
     quote = ov.quotechar if ov.quotechar is not None else (sniffed.quotechar if sniffed else '"')
     escape = ov.escapechar if ov.escapechar is not None else (sniffed.escapechar if sniffed else None)
     if sniffed is not None and (forced or ov.delimiter) and sniffed.delimiter != delimiter:
         escape = ov.escapechar  # the sniffed quote/escape belonged to another delimiter
         quote = ov.quotechar if ov.quotechar is not None else '"'
     spaced = bool(sniffed and sniffed.delimiter == delimiter and sniffed.skipinitialspace)
-    return Dialect(delimiter, quote, escape, spaced)
+    return Dialect(delimiter, quote, escape, spaced), doubt
 
 
 def _layout(text: str, body: list[Record], trail: list[Record], header: bool, codec: _Codec, d: Dialect,

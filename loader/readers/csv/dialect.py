@@ -78,8 +78,17 @@ def csv_reader(lines: Iterable[str], d: Dialect) -> Iterator[list[str]]:
                       skipinitialspace=d.skipinitialspace)
 
 
+CLOSE_CALL = 0.9  # a reading with another delimiter scoring within 10% of the best makes the choice unsure
+
+
 def sniff(text: str) -> Dialect:
     """The dialect with the best consistency score over the head of `text`."""
+    return sniff_with_doubt(text)[0]
+
+
+def sniff_with_doubt(text: str) -> tuple[Dialect, str | None]:
+    """The best dialect, and a note when a reading with another delimiter scored nearly as well:
+    the load says so (tracking row, log) rather than being silently unsure."""
     head = _head(text)
     best, best_score = Dialect(",", '"'), -1.0
     scored = []
@@ -93,7 +102,17 @@ def sniff(text: str) -> Dialect:
         best = Dialect(best.delimiter, '"', best.escapechar, best.skipinitialspace)  # nothing quoted
     if best.quotechar and best.escapechar is None and _backslash_escaped(head, best.quotechar):
         best = Dialect(best.delimiter, best.quotechar, "\\", best.skipinitialspace)
-    return best
+    return best, _doubt(best, scored)
+
+
+def _doubt(best: Dialect, scored: list[tuple[float, Dialect]]) -> str | None:
+    top = max((s for s, d in scored if d.delimiter == best.delimiter), default=0.0)
+    rival = max(((s, d) for s, d in scored if d.delimiter not in (best.delimiter, "")), default=None,
+                key=lambda sd: sd[0])
+    if rival is None or top <= 0 or rival[0] < CLOSE_CALL * top:
+        return None
+    return (f"delimiter unsure: {rival[1].delimiter!r} read the sample almost as well as {best.delimiter!r} "
+            f"({rival[0] / top:.0%} of its score); pin the delimiter if the columns look wrong")
 
 
 def _keep_named_header(head: str, best: Dialect, scored: list[tuple[float, Dialect]]) -> Dialect:
