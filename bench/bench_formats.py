@@ -10,7 +10,6 @@ reference. Run it on a quiet machine: the figures are one process's, and other w
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import PeakRss  # noqa: E402
 
 from tests.test_memory_formats import make  # noqa: E402
 
@@ -36,14 +38,16 @@ def write(fmt: str, folder: Path, rows: int) -> Path:
 
 
 def load(url: str, path: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (VmHWM sampled: wait4's ru_maxrss would carry this process's own)."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "loader", "--db", url, "load", str(path), "--table", "t"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{path.name}: load failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return seconds, usage.ru_maxrss / 1024
+    peak = PeakRss(proc.pid)
+    _, err = proc.communicate()
+    seconds, rss = time.perf_counter() - started, peak.stop()
+    if proc.returncode != 0:
+        raise SystemExit(f"{path.name}: load failed: {err.decode()}")
+    return seconds, rss
 
 
 def main() -> None:
