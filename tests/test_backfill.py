@@ -36,6 +36,9 @@ def test_backfill_loads_in_date_order_and_resumes(db: Db, tmp_path: Path) -> Non
     assert again.returncode == 0 and "0 loaded, 4 already loaded" in again.stderr, again.stderr
     assert db.query("SELECT count(*), count(DISTINCT id) FROM ref.sales") == [(40, 40)]
     assert sorted(p.name for p in tree.rglob("*.csv")) == sorted(r["file_name"] for r in rows), "nothing moved"
+    other = cli(db, "backfill", str(tree), "--table", "sales_copy", "--mode", "append")
+    assert other.returncode == 0 and "4 loaded, 0 already loaded" in other.stderr, other.stderr  # another table
+    assert db.query("SELECT count(*) FROM ref.sales_copy") == [(40,)]
 
 
 def test_status_counts_folders_and_loads(sqlite_db: Db, tmp_path: Path) -> None:

@@ -89,9 +89,11 @@ def earlier_load(target: Target, path: str, stage_schema: str) -> Row | None:
     return _last_done(rows)
 
 
-def loaded_from(target: Target, path: str) -> Row | None:
-    """Backfill: the last loaded/duplicate row of this path, if it was ever loaded from there."""
-    return _last_done(target.tracker.loads_of_file(path))
+def loaded_from(target: Target, path: str, schema: str, table: str) -> Row | None:
+    """Backfill: the last loaded/duplicate row of this path into this table, if there was one (the same
+    history backfilled into another table is loaded there too)."""
+    rows = target.tracker.loads_of_file(path)
+    return _last_done([r for r in rows if (r["schema_name"], r["table_name"]) == (schema, table)])
 
 
 def _last_done(rows: list[Row]) -> Row | None:
@@ -107,7 +109,7 @@ def give_back(settings: Settings, root: str, path: Path) -> bool:
     """
     try:
         with connected(settings) as target:
-            committed = loaded_from(target, str(path)) is not None
+            committed = _last_done(target.tracker.loads_of_file(str(path))) is not None
     except LoaderError as e:
         log.warning("%s stays in processing/ until the next start (%s)", path, e)
         return True

@@ -277,7 +277,7 @@ def _in_place(job: Job) -> Outcome:
     settings = route_settings(job.settings, job.schema, job.load)
     try:
         with recovery.connected(settings) as target:
-            done = recovery.loaded_from(target, job.path)
+            done = recovery.loaded_from(target, job.path, job.schema, job.table)
     except LoaderError as e:
         return Outcome(job.path, Action.UNAVAILABLE if e.transient else Action.RETRY, reason=str(e))
     if done is not None:
