@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--mode", choices=[str(m) for m in MODES], default="fullload",
                     help="fullload replaces the table (old version kept in bkp); append adds the rows")
     lp.add_argument("--force", action="store_true", help="append even if the same content was appended before")
+    lp.add_argument("--allow-empty", action="store_true",
+                    help="a file of 0 rows may replace the table with an empty one (load.allow_empty)")
     lp.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_format_flags(lp)
 

@@ -57,6 +57,8 @@ class LoadSettings:
     max_rejects: str = field(default="0", metadata={"doc": "reject_rows: rows allowed to fail, a count or a ratio"})
     type_mismatch: str = field(default="reject", metadata={"doc": "reject: a value unlike its column is a bad row; "
                                                                   "widen: the column is widened and re-read"})
+    allow_empty: bool = field(default=False, metadata={"doc": "a full load of 0 rows may replace the table "
+                                                              "with an empty one (default: refused)"})
     ragged_rows: str = field(default="", metadata={"doc": "pad: short rows get NULLs, empty extra fields dropped; "
                                                           "reject: a bad row; empty = pad under reject_rows"})
     rejects_dir: str = field(default="", metadata={"doc": "where <name>.rejects.csv go (default: rejects/ beside "
@@ -106,6 +108,7 @@ class RouteSettings:
     bad_rows: str = field(default="", metadata={"doc": "reject_file | reject_rows; empty = load.bad_rows"})
     max_rejects: str = field(default="", metadata={"doc": "reject_rows: a count or ratio; empty = load.max_rejects"})
     ragged_rows: str = field(default="", metadata={"doc": "pad | reject; empty = load.ragged_rows"})
+    allow_empty: bool = field(default=False, metadata={"doc": "a file of 0 rows may empty the table (fullload)"})
     # what every file of the route is read as (route_read.py); empty = detected
     format: str = field(default="", metadata={"doc": "csv | parquet | json | excel | xml | compressed"})
     encoding: str = field(default="", metadata={"doc": "e.g. cp1252; empty = detected"})
@@ -428,7 +431,7 @@ def _validate_sources(s: Settings, env: dict[str, str | None]) -> None:
         names.add(src.name)
 
 
-ROUTE_LOAD_KEYS = ("bad_rows", "max_rejects", "ragged_rows")  # route keys that override load.*
+ROUTE_LOAD_KEYS = ("bad_rows", "max_rejects", "ragged_rows", "allow_empty")  # route keys that override load.*
 
 
 def route_load(route: RouteSettings) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from .coltypes import Mode, Status
 from .config import Settings
 from .errors import (
     EXIT_OK,
+    BadInputError,
     DuplicateFileError,
     FastPathMismatch,
     LoaderError,
@@ -389,6 +390,7 @@ def _settle_raw(job: _Load, raw: RawChunks, detection: Detection, loaded: int, t
     if (detection.n_rows is not None and raw.rows != detection.n_rows) or loaded != raw.rows:
         raise FastPathMismatch(f"{raw.rows} rows read, {loaded} stored, {detection.n_rows} counted by detection")
     rec.rows_read, rec.rows_loaded, rec.rows_rejected = raw.rows, loaded, 0
+    _refuse_empty(job, loaded)
     if raw.source is job.source:  # the chunks hashed the file as delivered on their way
         rec.sha256, rec.sha256_pending = raw.sha256, None
     else:  # a decompressed stream: the tracking row keeps the hash of the compressed file
@@ -402,6 +404,7 @@ def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: f
     rec.read_seconds = time.perf_counter() - t0
     rec.rows_read, rec.rows_loaded, rec.rows_rejected = stream.rows, loaded, len(stream.rejects)
     _note_stream(job, stream, detection)
+    _refuse_empty(job, loaded)
     if detection.n_rows is not None and stream.rows != detection.n_rows:
         raise LoaderError(f"the detector counted {detection.n_rows} data rows but the reader read {stream.rows}; "
                           "nothing published (please report this file)")
@@ -411,6 +414,14 @@ def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: f
     _keep_rejects(job, stream)
     _resolve_hash(rec)
     _unchanged(job)
+
+
+def _refuse_empty(job: _Load, loaded: int) -> None:
+    """A header-only file must not silently empty a full table: replacing it with nothing is asked for."""
+    if loaded == 0 and job.req.mode == Mode.FULLLOAD and not job.settings.load.allow_empty:
+        raise BadInputError(f"0 rows to load: a full load would replace {job.rec.schema_name}.{job.rec.table_name} "
+                            "with an empty table; nothing replaced (--allow-empty, or load.allow_empty = true, "
+                            "to do that)", Where(file=job.source.path))
 
 
 def _unchanged(job: _Load) -> None:

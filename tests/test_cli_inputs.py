@@ -60,3 +60,17 @@ def test_a_pinned_member_and_format_reach_the_reader(sqlite_db: Db, tmp_path: Pa
     assert sqlite_db.query("SELECT count(*) FROM ref.b_only") == [(3,)]
     wrong = cli("--db", sqlite_db.url, "load", str(path), "--format", "parquet")
     assert wrong.returncode == EXIT_DATA and b"parquet" in wrong.stderr.lower()
+
+
+def test_a_header_only_file_does_not_empty_a_full_table(db: Db, tmp_path: Path) -> None:
+    full, empty = tmp_path / "t.csv", tmp_path / "t_empty.csv"
+    write_numbers(full, rows=100)
+    empty.write_text("id,label,amount\n")
+    assert cli("--db", db.url, "load", str(full), "--table", "t").returncode == EXIT_OK
+    refused = cli("--db", db.url, "load", str(empty), "--table", "t")
+    assert refused.returncode == EXIT_DATA and b"--allow-empty" in refused.stderr
+    assert db.query("SELECT count(*) FROM ref.t") == [(100,)]  # nothing replaced
+    assert cli("--db", db.url, "load", str(empty), "--table", "t", "--mode", "append").returncode == EXIT_OK
+    allowed = cli("--db", db.url, "load", str(empty), "--table", "t", "--allow-empty")
+    assert allowed.returncode == EXIT_OK, allowed.stderr
+    assert db.query("SELECT count(*) FROM ref.t") == [(0,)]

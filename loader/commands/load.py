@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ from .common import print_result, read_options
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    if args.allow_empty:
+        settings = dataclasses.replace(settings, load=dataclasses.replace(settings.load, allow_empty=True))
     request = LoadRequest(args.file, args.table, args.mode, args.force)
     options = read_options(args, settings)
     if args.file == STDIN:
