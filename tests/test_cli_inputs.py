@@ -74,3 +74,24 @@ def test_a_header_only_file_does_not_empty_a_full_table(db: Db, tmp_path: Path) 
     allowed = cli("--db", db.url, "load", str(empty), "--table", "t", "--allow-empty")
     assert allowed.returncode == EXIT_OK, allowed.stderr
     assert db.query("SELECT count(*) FROM ref.t") == [(0,)]
+
+
+def test_a_missing_driver_names_the_extra_to_install(tmp_path: Path) -> None:
+    """psycopg made unimportable for the child, as on a machine installed without the [postgres] extra."""
+    import os
+
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Missing:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'psycopg':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _Missing())\n")
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n")
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    for url in ("postgresql://u@127.0.0.1:1/db", "postgresql+pyodbc://u@127.0.0.1:1/db"):
+        out = subprocess.run([sys.executable, "-m", "loader", "--db", url, "load", str(path)], env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 78, out.stderr
+        assert "pip install 'loader[postgres]'" in out.stderr and "Traceback" not in out.stderr

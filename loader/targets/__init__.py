@@ -19,7 +19,25 @@ def publish(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
     return _publish.publish(target, plan, rec)
 
 
+EXTRAS = {"psycopg": "postgres", "adbc_driver_postgresql": "postgres", "pyodbc": "mssql",
+          "mssql_python": "mssql"}  # a driver module -> the extra that installs it (pyproject.toml)
+
+
 def open_target(settings: Settings) -> Target:
+    """The target for settings.database.url; a driver that is not installed is a configuration
+    error naming the extra to install, never an internal error."""
+    try:
+        return _open(settings)
+    except ModuleNotFoundError as e:
+        top = (e.name or str(e).rpartition(" ")[2].strip("'\"")).split(".")[0]
+        if top not in EXTRAS:
+            raise
+        raise ConfigError(f"database.url {redact_url(settings.database.url)!r} needs the {top} module: "
+                          f"pip install 'loader[{EXTRAS[top]}]' (or pip install -e '.[{EXTRAS[top]}]' in a "
+                          "checkout)") from None
+
+
+def _open(settings: Settings) -> Target:
     url = settings.database.url
     s = settings.schemas
     schemas = {"ref": s.ref, "bkp": s.bkp, "stage": s.stage, "tracking": s.tracking}
