@@ -488,6 +488,9 @@ _URL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+pyod
 def check_url(url: str, origin: str) -> None:
     """A mistyped URL (postgresql:user:pw@host/db) is refused here, before a driver quotes it in an error."""
     scheme, sep, rest = url.partition(":")
+    if scheme.lower() == "sqlite" and sep and not rest.startswith("///"):
+        raise ConfigError(f"{origin}: database.url {redact_url(url)!r} is not a SQLite URL: write "
+                          "sqlite:///relative/path.db or sqlite:////absolute/path.db (three slashes, then the path)")
     if sep and scheme.lower() in _URL_SCHEMES and not rest.startswith("//"):
         raise ConfigError(f"{origin}: database.url {redact_url(url)!r} is not a URL of the form "
                           f"{scheme}://user:password@host:port/database (the '//' is missing)")

@@ -8,7 +8,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from loader.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE
+import pytest
+
+from loader.errors import EXIT_CONFIG, EXIT_DATA, EXIT_OK, EXIT_USAGE
 
 from .conftest import Db
 from .files import write_numbers
@@ -95,3 +97,27 @@ def test_a_missing_driver_names_the_extra_to_install(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 78, out.stderr
         assert "pip install 'loader[postgres]'" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("url, said", [
+    ("sqlite://data/x.db", "three slashes"),  # two slashes: 'data' would be a host, and a folder 'sqlite:' made
+    ("sqlite:////nonexistent/dir/x.db", "does not exist"),  # no folder tree is created behind the user's back
+])
+def test_a_sqlite_url_that_does_not_name_a_reachable_file_is_a_config_error(tmp_path: Path, url: str,
+                                                                            said: str) -> None:
+    path = tmp_path / "n.csv"
+    write_numbers(path, rows=3)
+    out = subprocess.run([sys.executable, "-m", "loader", "--db", url, "load", str(path)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == EXIT_CONFIG, out.stderr
+    assert said in out.stderr
+    assert not (tmp_path / "sqlite:").exists() and not Path("/nonexistent").exists()
+
+
+def test_a_relative_sqlite_url_makes_its_own_folder(tmp_path: Path) -> None:
+    path = tmp_path / "n.csv"
+    write_numbers(path, rows=3)
+    out = subprocess.run([sys.executable, "-m", "loader", "--db", "sqlite:///data/x.db", "load", str(path)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == EXIT_OK, out.stderr
+    assert (tmp_path / "data" / "x.db").is_file()

@@ -236,7 +236,10 @@ def test_empty_and_header_only_files_fail_clearly(db: Db, tmp_path: Path) -> Non
     assert result.exit_code == EXIT_DATA and "empty" in result.error
     header_only = tmp_path / "header.csv"
     header_only.write_text("a,b\n")
-    result = load(db, header_only)
+    refused = load(db, header_only)  # a full load of 0 rows would empty the table: refused by default
+    assert refused.exit_code == EXIT_DATA and "allow_empty" in refused.error
+    assert db.tables("ref") == []
+    result = load(db, header_only, allow_empty=True)
     assert result.exit_code == EXIT_OK and result.rows_loaded == 0
     assert db.query("SELECT count(*) FROM ref.t") == [(0,)]
     assert_ledger_balanced(db)

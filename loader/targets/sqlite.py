@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from ..coltypes import Column
 from ..errors import (
+    ConfigError,
     DatabaseAccessError,
     DatabaseFailedError,
     DatabaseRefusedError,
@@ -318,6 +319,10 @@ def connect(url: str, schemas: list[str], lock_timeout_s: float) -> SqliteTarget
     path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else url
     if not path or path == ":memory:":
         raise DatabaseUnavailableError("SQLite needs a file path (sqlite:///path/loader.db), not :memory:")
+    parent = Path(path).parent
+    if not parent.is_dir() and not parent.parent.is_dir():  # the last folder is made, never a whole tree
+        raise ConfigError(f"database.url sqlite:///{path}: the folder {parent.parent} does not exist "
+                          "(the loader creates the database's own folder, not the folders above it)")
     return SqliteTarget(path, schemas, lock_timeout_s=lock_timeout_s)
 
 
