@@ -11,9 +11,9 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, logs
+from . import __version__, interrupts, logs
 from .coltypes import Mode
-from .errors import EXIT_SOFTWARE, EXIT_USAGE, LoaderError
+from .errors import EXIT_INTERRUPTED, EXIT_SOFTWARE, EXIT_USAGE, LoaderError
 
 if TYPE_CHECKING:  # the settings (and what they import) load after parsing: `loader --help` stays light
     from .config import Settings
@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--mode", choices=[str(m) for m in MODES],
                     help="fullload (default) or append; overrides the route's")
     bp.add_argument("--table", help="load every file into this table (default: the route's rule or the file name)")
+    bp.add_argument("--on-error", choices=["stop-table", "stop", "continue"], default="stop-table",
+                    help="after a file fails: stop-table (default) loads no later file of its table, so an "
+                         "appended history has no gap (run again to resume there); stop: stop everything; "
+                         "continue: load around it")
     bp.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     bp.add_argument("--json", action="store_true", help="the summary as a JSON object on stdout")
     _add_service_flags(bp)
@@ -168,6 +172,7 @@ def _add_format_flags(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    interrupts.forward_to_main()  # first, before any thread starts: Ctrl-C never cancels a driver's call
     _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=_level(args), stream=sys.stderr)
@@ -176,7 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     for url in (args.db, os.environ.get("LOADER_DATABASE__URL")):  # before the settings: their errors too
         if url:
             logs.hide(url)
-    from .commands.common import say
     from .config import load_settings, redact_url
 
     try:
@@ -188,13 +192,22 @@ def main(argv: list[str] | None = None) -> int:
             logs.hide(secret)  # database sources' passwords: never in a log line either
         return _command(args.command)(args, settings)
     except LoaderError as e:
-        say(f"loader: {e}")
-        if getattr(args, "json", False):
-            print(json.dumps({"error": logs.printable(logs.redacted(str(e))), "exit_code": e.exit_code}))
-        return e.exit_code
+        return _failed(args, str(e), e.exit_code)
+    except KeyboardInterrupt:  # a load in progress rolled back and recorded itself as interrupted
+        return _failed(args, "interrupted (Ctrl-C): the load in progress rolled back, nothing published",
+                       EXIT_INTERRUPTED)
     except Exception:  # a bug: its traceback, scrubbed of passwords, then exit 70
         logging.getLogger("loader").exception("internal error (a bug: please report it with this log)")
         return EXIT_SOFTWARE
+
+
+def _failed(args: argparse.Namespace, message: str, code: int) -> int:
+    from .commands.common import say
+
+    say(f"loader: {message}")
+    if getattr(args, "json", False):
+        print(json.dumps({"error": logs.printable(logs.redacted(message)), "exit_code": code}))
+    return code
 
 
 def _level(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from . import filenames, naming, reconcile, targets
+from . import filenames, interrupts, naming, reconcile, targets
 from .coltypes import Mode, Status
 from .config import Settings
 from .errors import (
@@ -30,6 +30,7 @@ from .errors import (
     DuplicateFileError,
     FastPathMismatch,
     LoaderError,
+    LoadInterrupted,
     LocalDiskError,
     UsageError,
     ValueTypeError,
@@ -143,17 +144,20 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
         rec.sha256_pending = None
         _SOURCES[rec.load_id] = hashed_input(source, options or ReadOptions())
         target.tracker.record_start(rec)
+        log.info("loading %s into %s.%s (%s, load %s)", shown_as or req.path, rec.schema_name, table, req.mode,
+                 rec.load_id[:8])
         with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
             _reconcile_table(target, settings, rec)
             _load_locked(req, settings, target, rec, source, _read_options(options, settings), opened)
         return _result(req, rec, EXIT_OK, started)
-    except LoaderError as e:
-        return _failed(req, rec, target, _changed_instead(e, opened, shown_as or req.path), started)
-    except OSError as e:  # the local disk (rejects/, the stage folder): full or failing is not the data's fault
-        return _failed(req, rec, target, LocalDiskError(f"local file system: {e}"), started)
-    except Exception as e:  # a bug must still leave a record and never kill the caller
-        log.exception("unexpected error loading %s", req.path)
-        return _failed(req, rec, target, LoaderError(f"internal error: {type(e).__name__}: {e}"), started)
+    except KeyboardInterrupt:
+        _interrupted(req, rec, target, started)
+        raise
+    except Exception as e:
+        if interrupts.requested():  # a driver's error while the user's Ctrl-C unwound through its C code
+            _interrupted(req, rec, target, started)
+            raise KeyboardInterrupt from e
+        return _failed(req, rec, target, _classified(e, opened, shown_as or req.path), started)
     finally:
         if rec is not None:
             _SOURCES.pop(rec.load_id, None)
@@ -173,6 +177,22 @@ def _load_members(req: LoadRequest, settings: Settings, options: ReadOptions, op
     parts = [load_file(dataclasses.replace(req, path=f"{req.path}/{name}"), settings, member_options(options, name),
                        opened=opened, shown_as=shown_as, target=target) for name in names]
     return cast(LoadResult, combine(req.path, parts))
+
+
+def _classified(e: Exception, opened: Opened | None, shown: str) -> LoaderError:
+    """What the user is told: the data, the input changing, the local disk, or a bug."""
+    if isinstance(e, LoaderError):
+        return _changed_instead(e, opened, shown)
+    if isinstance(e, OSError):  # the local disk (rejects/, the stage folder): full or failing is not the data's fault
+        return LocalDiskError(f"local file system: {e}")
+    log.exception("unexpected error loading %s", shown)  # a bug must still leave a record and never kill the caller
+    return LoaderError(f"internal error: {type(e).__name__}: {e}")
+
+
+def _interrupted(req: LoadRequest, rec: LoadRecord | None, target: Target | None, started: float) -> None:
+    """Ctrl-C: the transaction rolled back as the interrupt unwound; the tracking row says so (never
+    'bad data'), then the interrupt goes on to the caller, which stops (exit 130) or drains."""
+    _failed(req, rec, target, LoadInterrupted("interrupted (Ctrl-C): rolled back, nothing published"), started)
 
 
 def _changed_instead(e: LoaderError, opened: Opened | None, shown: str) -> LoaderError:
@@ -217,6 +237,8 @@ def load_source(req: LoadRequest, settings: Settings, source: Input, options: Re
         rec = LoadRecord(file_path=source.path, schema_name=settings.schemas.ref, table_name=table,
                          mode=Mode(req.mode), route=req.route, size_bytes=0)
         target.tracker.record_start(rec)
+        log.info("loading %s into %s.%s (%s, load %s)", shown_as or req.path, rec.schema_name, table, req.mode,
+                 rec.load_id[:8])
         with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
             prepare(target, rec)
             _load_locked(dataclasses.replace(req, force=True), settings, target, rec, source, options,

@@ -57,7 +57,7 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
                args.quiet)
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING)
     return backfill(settings, args.dirs, route, progress=False if args.no_progress else None,
-                    as_json=args.json)
+                    as_json=args.json, on_error=args.on_error)
 
 
 def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:

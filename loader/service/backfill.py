@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from .. import routes
 from ..coltypes import DONE, Action, Status
 from ..config import RouteSettings, Settings, route_load
-from ..errors import EXIT_DATA, EXIT_OK, BadInputError
+from ..errors import EXIT_DATA, EXIT_INTERRUPTED, EXIT_OK, BadInputError, NoInputError
 from ..route_read import read_pins
 from . import folders
 from .pool import Finished, InlinePool, ProcessPool
@@ -62,9 +62,23 @@ def collect(dirs: list[str], route: RouteSettings, default_schema: str) -> tuple
     return sorted(entries), refused
 
 
+ON_ERROR = ("stop-table", "stop", "continue")  # what a failed file stops: its table's later files, all, nothing
+
+
 def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress: bool | None = None,
-             as_json: bool = False) -> int:
-    """as_json: the summary as one JSON object on stdout (scripts), instead of a line on stderr."""
+             as_json: bool = False, on_error: str = "stop-table") -> int:
+    """as_json: the summary as one JSON object on stdout (scripts), instead of a line on stderr.
+
+    on_error: a failed file leaves a gap in an appended history, so by default the later files of
+    its table do not load (other tables go on); run backfill again once it is fixed and it resumes
+    there. "stop" stops everything, "continue" loads around the gap.
+
+    Ctrl-C: nothing new starts, the running loads finish (each is one transaction) and the summary
+    says what is left; a second Ctrl-C aborts those too (they roll back). Exit 130 either way.
+    """
+    missing = [d for d in dirs if not os.path.isdir(d)]
+    if missing:
+        raise NoInputError(f"backfill: no such folder: {', '.join(missing)}")
     entries, refused = collect(dirs, route, settings.schemas.ref)
     for why in refused:
         log.error("refused %s", why)
@@ -74,25 +88,74 @@ def backfill(settings: Settings, dirs: list[str], route: RouteSettings, progress
         sched.add((e.dest.schema, e.dest.table), e, float(n))
     pool: ProcessPool | InlinePool = InlinePool() if svc.workers == 1 else ProcessPool(svc.workers)
     bar = Progress(len(entries), sys.stderr.isatty() if progress is None else progress)
+    run = _Run(sched, pool, bar, on_error)
     try:
-        while not sched.idle():
-            _dispatch(sched, pool, settings, route)
-            for f in pool.wait(0.1) if pool.busy() else []:
-                _finished(f, sched, bar)
-            if not pool.busy():
-                time.sleep(0.05)  # everything waits for a backoff or the database
+        run.loop(settings, route)
     finally:
         pool.close()
         bar.done()
+    return _summary(bar, len(entries), refused, run, as_json)
+
+
+@dataclass
+class _Run:
+    sched: Scheduler[Entry]
+    pool: ProcessPool | InlinePool
+    bar: Progress
+    on_error: str
+    interrupted: bool = False
+    not_started: int = 0
+
+    def loop(self, settings: Settings, route: RouteSettings) -> None:
+        while not self.sched.idle():
+            try:
+                self._step(settings, route)
+            except KeyboardInterrupt:
+                if self.interrupted or not self.pool.busy() or isinstance(self.pool, InlinePool):
+                    self._abort()
+                    return
+                self.interrupted = True
+                self.not_started += len(self.sched.drop_all())
+                log.warning("interrupted: finishing %d running load(s) (nothing new starts); Ctrl-C again "
+                            "to abort them", len(self.pool.busy()))
+
+    def _step(self, settings: Settings, route: RouteSettings) -> None:
+        _dispatch(self.sched, self.pool, settings, route)
+        for f in self.pool.wait(0.1) if self.pool.busy() else []:
+            if _finished(f, self.sched, self.bar) and self.on_error != "continue":
+                self._stop_after(f.job)
+        if not self.pool.busy():
+            time.sleep(0.05)  # everything waits for a backoff or the database
+
+    def _stop_after(self, job: Job) -> None:
+        dropped = self.sched.drop_all() if self.on_error == "stop" else self.sched.drop(job.key)
+        self.not_started += len(dropped)
+        if dropped:
+            what = "every table" if self.on_error == "stop" else f"{job.schema}.{job.table}"
+            log.error("%d later file(s) of %s not loaded after %s failed (backfill --on-error %s); fix it "
+                      "and run backfill again to resume there", len(dropped), what, job.path, self.on_error)
+
+    def _abort(self) -> None:
+        """A second Ctrl-C: running loads are killed; their transactions roll back in the database."""
+        self.interrupted = True
+        self.not_started += len(self.sched.drop_all()) + len(self.pool.busy())
+        for worker in self.pool.busy():
+            self.pool.kill(worker, "interrupted (Ctrl-C)")
+
+
+def _summary(bar: Progress, files: int, refused: list[str], run: _Run, as_json: bool) -> int:
     failed = bar.counts[Status.FAILED] + len(refused)
-    code = EXIT_OK if failed == 0 else EXIT_DATA
+    code = EXIT_INTERRUPTED if run.interrupted else EXIT_OK if failed == 0 else EXIT_DATA
     if as_json:
-        print(json.dumps({"files": len(entries) + len(refused), "loaded": bar.counts[Status.LOADED],
+        print(json.dumps({"files": files + len(refused), "loaded": bar.counts[Status.LOADED],
                           "already_loaded": bar.counts[Action.SKIPPED], "duplicate": bar.counts[Status.DUPLICATE],
-                          "failed": failed, "exit_code": code}))
+                          "failed": failed, "not_started": run.not_started, "interrupted": run.interrupted,
+                          "exit_code": code}))
     else:
-        print(f"backfill: {bar.counts[Status.LOADED]} loaded, {bar.counts[Action.SKIPPED]} already loaded, "
-              f"{bar.counts[Status.DUPLICATE]} duplicate, {failed} failed", file=sys.stderr)
+        left = f", {run.not_started} not started (run it again to resume)" if run.not_started else ""
+        print(f"backfill{' interrupted' if run.interrupted else ''}: {bar.counts[Status.LOADED]} loaded, "
+              f"{bar.counts[Action.SKIPPED]} already loaded, {bar.counts[Status.DUPLICATE]} duplicate, "
+              f"{failed} failed{left}", file=sys.stderr)
     return code
 
 
@@ -107,7 +170,8 @@ def _dispatch(sched: Scheduler[Entry], pool: ProcessPool | InlinePool, settings:
             return  # inline: run it now, then look again
 
 
-def _finished(f: Finished, sched: Scheduler[Entry], bar: Progress) -> None:
+def _finished(f: Finished, sched: Scheduler[Entry], bar: Progress) -> bool:
+    """Book one outcome; True when the file failed for good."""
     item = sched.running_item(f.job.key)
     out = f.outcome
     reason = (out.reason if out else None) or f.reason
@@ -117,9 +181,11 @@ def _finished(f: Finished, sched: Scheduler[Entry], bar: Progress) -> None:
     elif step is Step.GIVE_UP or (out is not None and out.action == Action.FAILED):
         log.error("failed %s: %s", item.payload.path, reason)
         bar.step(Status.FAILED)
+        return True
     else:
         status = out.result.status if out and out.result else None
         bar.step(Status(status) if status in DONE else Action.SKIPPED)
+    return False
 
 
 KINDS = (Status.LOADED, Action.SKIPPED, Status.DUPLICATE, Status.FAILED)  # what the progress bar counts

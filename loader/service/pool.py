@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .. import interrupts
 from .work import Job, Outcome, close_kept, process
 
 log = logging.getLogger("loader.pool")
@@ -26,7 +27,7 @@ log = logging.getLogger("loader.pool")
 
 def _worker_main(conn: Connection, log_level: int, json_logs: bool) -> None:
     # Ctrl-C reaches the whole process group: only the supervisor decides what a signal means
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    interrupts.block_in_worker()
     from .. import logs
 
     logs.setup("json" if json_logs else "human", verbose=False)

@@ -89,6 +89,14 @@ class Scheduler(Generic[P]):
         self.running[item.key] = item
         return item
 
+    def drop(self, key: Key) -> list[Item[P]]:
+        """The files still queued for a table, taken out: they will not start (backfill's stop policy)."""
+        return list(self.queues.pop(key, ()))
+
+    def drop_all(self) -> list[Item[P]]:
+        """Everything queued, taken out (a stop): what is running is left to finish."""
+        return [item for key in list(self.queues) for item in self.drop(key)]
+
     def running_item(self, key: Key) -> Item[P]:
         return self.running[key]
 

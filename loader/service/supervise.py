@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from .. import routes
+from .. import interrupts, routes
 from ..coltypes import Action
 from ..config import RouteSettings, Settings, route_load
 from ..errors import EXIT_OK, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, BadInputError, LoaderError
@@ -134,6 +134,7 @@ class Supervisor:
             self.stop_deadline = time.monotonic() + self.settings.service.stop_timeout_s
         self.wake.set()
         if self.stop_requested >= 2 and isinstance(self.pool, InlinePool) and self.pool.busy():
+            interrupts.request()  # a driver error raised while this unwinds is the abort's, not the data's
             raise KeyboardInterrupt  # the inline load unwinds: its transaction rolls back
 
     def _recover(self) -> None:
