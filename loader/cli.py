@@ -60,7 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
                                  "'-' reads standard input (with --table)")
     lp.add_argument("--table", help="target table (default: from the file name)")
     lp.add_argument("--mode", choices=[str(m) for m in MODES], default="fullload",
-                    help="fullload replaces the table (old version kept in bkp); append adds the rows")
+                    help="fullload replaces the table (old version kept in bkp); append adds the rows; "
+                         "merge updates rows by --key and inserts new keys")
+    lp.add_argument("--key", action="append", default=[],
+                    help="merge: a key column (repeat, or id,day; load.key)")
+    lp.add_argument("--delete-missing", action="store_true",
+                    help="merge: also delete the rows whose key the file lacks (load.delete_missing)")
+    lp.add_argument("--duplicate-keys", choices=["last", "first", "fail"],
+                    help="merge: a key repeated in the file: the last (default) or first row wins, or fail")
     lp.add_argument("--force", action="store_true", help="append even if the same content was appended before")
     lp.add_argument("--allow-empty", action="store_true",
                     help="a file of 0 rows may replace the table with an empty one (load.allow_empty)")
@@ -231,6 +238,11 @@ def _service_flags(args: argparse.Namespace) -> dict[str, Any]:
     flags = {f"service.{n}": getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "no_events", False):
         flags["service.events"] = False
+    if args.command == "load":  # merge's flags are load.* settings: a route or the environment can set them too
+        keys = [k.strip() for arg in args.key for k in arg.split(",") if k.strip()]
+        flags |= {"load.key": keys} if keys else {}
+        flags |= {"load.delete_missing": True} if args.delete_missing else {}
+        flags |= {"load.duplicate_keys": args.duplicate_keys} if args.duplicate_keys else {}
     return flags
 
 

@@ -21,6 +21,7 @@ class Mode(StrEnum):
 
     FULLLOAD = "fullload"  # the file is the whole table; the old version moves to bkp
     APPEND = "append"  # the file's rows are added; the same content is never appended twice
+    MERGE = "merge"  # rows are upserted on key columns (and, with delete_missing, the rest deleted)
 
 
 class Status(StrEnum):

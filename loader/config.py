@@ -63,6 +63,10 @@ class LoadSettings:
                                                           "reject: a bad row; empty = pad under reject_rows"})
     rejects_dir: str = field(default="", metadata={"doc": "where <name>.rejects.csv go (default: rejects/ beside "
                                                           "the file)"})
+    key: list[str] = field(default_factory=list, metadata={"doc": "merge: the key columns rows are upserted on"})
+    duplicate_keys: str = field(default="last", metadata={"doc": "merge: a key repeated in one file: last | first "
+                                                                 "row wins, or fail refuses the file"})
+    delete_missing: bool = field(default=False, metadata={"doc": "merge: rows whose key the file lacks are deleted"})
 
 
 @dataclass
@@ -102,13 +106,16 @@ class RouteSettings:
     patterns: list[str] = field(default_factory=lambda: ["*.csv", "*.tsv", "*.txt", "*.psv"],
                                 metadata={"doc": "file name globs picked from inbox/"})
     schema: str = field(default="", metadata={"doc": "target schema; empty = schemas.ref"})
-    mode: str = field(default="fullload", metadata={"doc": "fullload | append (a regex group 'mode' wins)"})
+    mode: str = field(default="fullload", metadata={"doc": "fullload | append | merge (a regex group 'mode' wins)"})
     table: str = field(default="", metadata={"doc": "fixed table name; empty = from the file name"})
     table_regex: str = field(default="", metadata={"doc": "regex on the file name; groups table, mode, date"})
     bad_rows: str = field(default="", metadata={"doc": "reject_file | reject_rows; empty = load.bad_rows"})
     max_rejects: str = field(default="", metadata={"doc": "reject_rows: a count or ratio; empty = load.max_rejects"})
     ragged_rows: str = field(default="", metadata={"doc": "pad | reject; empty = load.ragged_rows"})
     allow_empty: bool = field(default=False, metadata={"doc": "a file of 0 rows may empty the table (fullload)"})
+    key: list[str] = field(default_factory=list, metadata={"doc": "merge: the key columns; empty = load.key"})
+    duplicate_keys: str = field(default="", metadata={"doc": "merge: last | first | fail; empty = load.duplicate_keys"})
+    delete_missing: bool = field(default=False, metadata={"doc": "merge: delete rows whose key the file lacks"})
     # what every file of the route is read as (route_read.py); empty = detected
     format: str = field(default="", metadata={"doc": "csv | parquet | json | excel | xml | compressed"})
     encoding: str = field(default="", metadata={"doc": "e.g. cp1252; empty = detected"})
@@ -284,6 +291,11 @@ def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
             if isinstance(value, bool):
                 return value
             return {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}[str(value).lower()]
+        if kind == "list[str]":  # a TOML array, or "a,b" from the environment
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list):
+                raise ValueError
+            return [str(v).strip() for v in items if str(v).strip()]
         return str(value)
     except (ValueError, KeyError, TypeError):
         raise ConfigError(f"{source}: {key} must be {kind}, got {value!r}") from None
@@ -319,6 +331,7 @@ def _validate(s: Settings, env: dict[str, str | None] | None = None) -> None:
     if s.load.type_mismatch not in TYPE_MISMATCH:
         fail("load.type_mismatch", f"must be one of {', '.join(TYPE_MISMATCH)}, got {s.load.type_mismatch!r}")
     parse_max_rejects(s.load.max_rejects, f"{s.origins.get('load.max_rejects', 'defaults')}: load.max_rejects")
+    check_merge(s.load.key, s.load.duplicate_keys, f"{s.origins.get('load.key', 'defaults')}: load.key")
     _validate_service(s, fail)
     _validate_routes(s)
     _validate_sources(s, env or {})
@@ -431,12 +444,24 @@ def _validate_sources(s: Settings, env: dict[str, str | None]) -> None:
         names.add(src.name)
 
 
-ROUTE_LOAD_KEYS = ("bad_rows", "max_rejects", "ragged_rows", "allow_empty")  # route keys that override load.*
+ROUTE_LOAD_KEYS = ("bad_rows", "max_rejects", "ragged_rows", "allow_empty", "key", "duplicate_keys",
+                   "delete_missing")  # route keys that override load.*
 
 
 def route_load(route: RouteSettings) -> dict[str, Any]:
     """The load.* settings a route overrides (its non-empty keys of ROUTE_LOAD_KEYS)."""
     return {key: getattr(route, key) for key in ROUTE_LOAD_KEYS if getattr(route, key)}
+
+
+def check_merge(keys: list[str], duplicate_keys: str, origin: str) -> None:
+    """Merge keys are identifiers (quoted later, but a typo is better refused at start)."""
+    for key in keys:
+        try:
+            check_identifier(key, "merge key")
+        except LoaderError as e:
+            raise ConfigError(f"{origin}: {e}") from None
+    if duplicate_keys not in ("last", "first", "fail"):
+        raise ConfigError(f"duplicate_keys {duplicate_keys!r} is not one of last, first, fail")
 
 
 def check_route(route: RouteSettings) -> None:
@@ -449,6 +474,7 @@ def check_route(route: RouteSettings) -> None:
         raise ConfigError("root is missing: the folder holding inbox/")
     if route.mode not in tuple(Mode):
         raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(Mode)}")
+    check_merge(route.key, route.duplicate_keys or "last", "key")
     if route.bad_rows and route.bad_rows not in POLICIES:
         raise ConfigError(f"bad_rows {route.bad_rows!r} is not one of {', '.join(POLICIES)}")
     check_read(route)

@@ -39,7 +39,7 @@ from .errors import (
 from .members import combine, hashed_input, member_options, zip_members
 from .opened import InputChangedError, Opened, open_path
 from .pins import check_columns
-from .plan import LoadPlan, plan_load, widened
+from .plan import LoadPlan, numbered, plan_load, widened
 from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
 from .rejects import RowPolicy, write_rejects
 from .targets import Target, open_target
@@ -313,7 +313,7 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
     for _ in range(3 * len(plan.columns) + 1):  # each retry widens a column; text ends it
         try:
             if not plan.direct:  # inside the try: a stage that fails half-created is dropped too
-                target.create_stage(plan.stage_schema, plan.stage, list(plan.columns))
+                target.create_stage(plan.stage_schema, plan.stage, plan.stage_columns)
             _stage_and_publish(job, plan, policy)
             return
         except ValueTypeError as e:
@@ -343,10 +343,18 @@ def _refuse_duplicate(req: LoadRequest, target: Target, rec: LoadRecord, shown: 
 
 def _plan(job: _Load) -> LoadPlan:
     rec = job.rec
-    existing = job.target.existing_columns(rec.schema_name, rec.table_name) if job.req.mode == Mode.APPEND else None
-    plan = plan_load(Mode(job.req.mode), rec.table_name, job.settings, job.detection, existing, load_id=rec.load_id,
+    mode = Mode(job.req.mode)
+    adding = mode in (Mode.APPEND, Mode.MERGE)
+    existing = job.target.existing_columns(rec.schema_name, rec.table_name) if adding else None
+    plan = plan_load(mode, rec.table_name, job.settings, job.detection, existing, load_id=rec.load_id,
                      direct_append=job.target.capabilities.direct_append, now=dt.datetime.now(dt.UTC))
-    return dataclasses.replace(plan, keys=job.req.keys) if job.req.keys else plan
+    if mode != Mode.MERGE:
+        return plan
+    load = job.settings.load
+    keys = job.req.keys or tuple(load.key)
+    if not keys:
+        raise UsageError("merge needs the key columns: --key id (or the route's key = [\"id\"], load.key)")
+    return dataclasses.replace(plan, keys=keys, duplicate_keys=load.duplicate_keys, delete_missing=load.delete_missing)
 
 
 def _drop_stage(target: Target, schema: str, stage: str) -> None:
@@ -368,7 +376,8 @@ def _stage_and_publish(job: _Load, plan: LoadPlan, policy: RowPolicy) -> None:
             job.target.append_direct(plan.publication(), stream.reader(), stream.locate, job.rec,
                                      lambda copied: _settle(job, stream, detection, copied, t0))
             return
-        loaded = job.target.write_stage(plan.stage_schema, plan.stage, stream.reader(), stream.locate)
+        batches = numbered(stream.reader()) if plan.mode == Mode.MERGE else stream.reader()
+        loaded = job.target.write_stage(plan.stage_schema, plan.stage, batches, stream.locate)
     except Exception:
         job.rec.rows_read = stream.rows
         _keep_rejects(job, stream)
@@ -383,6 +392,8 @@ def _fast_path(job: _Load, plan: LoadPlan, stream: Stream, detection: Detection)
     """The server parses the file's own CSV bytes where it reads them exactly as the reader does
     (targets/pgcopy.py); False, with nothing loaded, when the plain path must run instead."""
     raw_of = getattr(stream, "raw", None)
+    if plan.mode == Mode.MERGE:  # merge stages each row's number, which the file's own bytes do not carry
+        return False
     if not job.target.capabilities.raw_csv or raw_of is None or (raw := raw_of()) is None:
         return False
     target = cast(RawCsvTarget, job.target)
@@ -399,7 +410,7 @@ def _fast_path(job: _Load, plan: LoadPlan, stream: Stream, detection: Detection)
         log.info("%s: %s; loading it through the plain path", job.req.path, e.reason)
         if not plan.direct:  # start the stage again empty
             _drop_stage(job.target, plan.stage_schema, plan.stage)
-            job.target.create_stage(plan.stage_schema, plan.stage, list(plan.columns))
+            job.target.create_stage(plan.stage_schema, plan.stage, plan.stage_columns)
         return False
     targets.publish(job.target, plan.publication(), job.rec)
     return True

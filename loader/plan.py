@@ -10,13 +10,17 @@ as it saw it, and the plan says how the load reads it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from .coltypes import Column, Mode
+import pyarrow as pa
+
+from .coltypes import Column, ColumnType, Mode
 from .config import Settings
 from .errors import BadInputError, ValueTypeError, shorten
 from .readers import Detection, widen
 from .targets.base import BACKUP_STAMP, PublishPlan, backup_name, stage_name
+from .targets.sql.merge import ROW
 
 
 @dataclass(frozen=True)
@@ -32,14 +36,22 @@ class LoadPlan:
     backup: str  # the name a full load gives the table it replaces
     backups_keep: int
     notes: tuple[str, ...] = ()  # what planning changed (a widened column): added to the detection's notes
-    keys: tuple[str, ...] = ()  # room for merge: the key columns rows are upserted on
+    keys: tuple[str, ...] = ()  # merge: the key columns rows are upserted on
+    duplicate_keys: str = "last"  # merge: which row of a key repeated in the file wins (last | first | fail)
+    delete_missing: bool = False  # merge: rows whose key the file lacks are deleted
     drift: str = "fail"  # room for a drift policy: today a column the table lacks fails an append
+
+    @property
+    def stage_columns(self) -> list[Column]:
+        """Merge stages each row's number as well: "the last row of a key wins" needs the file's order."""
+        return [*self.columns, Column(ROW, ColumnType("bigint"))] if self.mode == Mode.MERGE else list(self.columns)
 
     def publication(self) -> PublishPlan:
         """What the target's publish transaction needs."""
         return PublishPlan(mode=self.mode, ref_schema=self.schema, bkp_schema=self.bkp_schema,
                            stage_schema=self.stage_schema, table=self.table, stage=self.stage,
-                           columns=self.columns, backups_keep=self.backups_keep, backup_name=self.backup)
+                           columns=self.columns, backups_keep=self.backups_keep, backup_name=self.backup,
+                           keys=self.keys, duplicate_keys=self.duplicate_keys, delete_missing=self.delete_missing)
 
     def read_as(self, detection: Detection) -> Detection:
         """The detection the reader streams with: the plan's columns, every note."""
@@ -51,10 +63,10 @@ def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, 
     """`existing`: the table's columns when it exists (asked for appends only); BadInputError when
     the input has a column the table lacks, since an append never changes the table's shape."""
     schemas = settings.schemas
-    appending = Mode(mode) == Mode.APPEND and existing is not None
-    columns = conform(detection.columns, existing, f"{schemas.ref}.{table}") if appending else detection.columns
+    adding = Mode(mode) in (Mode.APPEND, Mode.MERGE) and existing is not None
+    columns = conform(detection.columns, existing, f"{schemas.ref}.{table}") if adding else detection.columns
     return LoadPlan(mode=Mode(mode), schema=schemas.ref, table=table, columns=tuple(columns),
-                    direct=appending and direct_append, stage_schema=schemas.stage,
+                    direct=adding and Mode(mode) == Mode.APPEND and direct_append, stage_schema=schemas.stage,
                     stage=stage_name(table, load_id), bkp_schema=schemas.bkp,
                     backup=backup_name(table, now.strftime(BACKUP_STAMP)), backups_keep=settings.load.backups_keep)
 
@@ -87,3 +99,17 @@ def widened(plan: LoadPlan, error: ValueTypeError) -> LoadPlan | None:
     columns = (*plan.columns[:index], Column(col.name, wider, col.source_name), *plan.columns[index + 1:])
     note = f"column {col.name!r} widened from {col.type} to {wider}: line {where.line} has {shorten(where.value)!r}"
     return replace(plan, columns=columns, notes=(*plan.notes, note))
+
+
+def numbered(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """The batches with each row's data row number (1-based) appended as ROW, as merge stages them."""
+    schema = reader.schema.append(pa.field(ROW, pa.int64()))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        start = 1
+        for batch in reader:
+            rows = pa.array(range(start, start + batch.num_rows), pa.int64())
+            start += batch.num_rows
+            yield pa.RecordBatch.from_arrays([*batch.columns, rows], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())

@@ -6,6 +6,7 @@ every database through TRACKING_COLUMNS.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -86,6 +87,15 @@ class LoadRecord:
         data = {f.name: getattr(self, f.name) for f in fields(self)} | {"file_name": self.file_name}
         # plain str for the drivers: Mode / Status are StrEnums, stored as their values
         return [str(v) if isinstance(v, StrEnum) else v for v in (data[name] for name, _ in TRACKING_COLUMNS)]
+
+    def note(self, text: str) -> None:
+        """What the load did beyond reading (a merge's counts): on the result line and in detected_format's
+        notes, so the tracking row keeps it."""
+        self.notes = (*self.notes, text)
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            fmt = json.loads(self.detected_format or "{}")
+            fmt["notes"] = [*fmt.get("notes", []), text]
+            self.detected_format = json.dumps(fmt, ensure_ascii=False)
 
     def set_format(self, fmt_dict: dict[str, object]) -> None:
         self.detected_format = json.dumps(fmt_dict, ensure_ascii=False)

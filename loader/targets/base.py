@@ -23,6 +23,7 @@ from ..naming import MAX_IDENTIFIER_BYTES, truncate_bytes
 from ..track import LoadRecord
 
 if TYPE_CHECKING:
+    from .sql.merge import Dialect
     from .tracker import Tracker
 
 BACKUP_STAMP = "%Y%m%d%H%M%S"
@@ -35,7 +36,7 @@ Statement = tuple[str, tuple[object, ...]]
 class PublishPlan:
     """What one publish does; built by the loader, carried out in one transaction by a target."""
 
-    mode: str  # fullload | append
+    mode: str  # fullload | append | merge
     ref_schema: str
     bkp_schema: str
     stage_schema: str
@@ -44,6 +45,9 @@ class PublishPlan:
     columns: tuple[Column, ...]
     backups_keep: int
     backup_name: str  # used only when a fullload replaces an existing table
+    keys: tuple[str, ...] = ()  # merge: the key columns
+    duplicate_keys: str = "last"  # merge: which row of a key repeated in the file wins (last | first | fail)
+    delete_missing: bool = False  # merge: rows whose key the file lacks are deleted
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,9 @@ class PublishSql:
     append: Callable[[PublishPlan, Collection[str]], list[Statement]]
     drop: Callable[[str, str], Statement]
     tables: Callable[[str], Statement]  # one column: the names of the tables in a schema
+    merge: Dialect  # how merge's statements are spelled (targets/sql/merge.py)
+    # the named text columns widened in ref.T before rows are merged in (where the dialect must)
+    widen: Callable[[PublishPlan, Collection[str]], list[Statement]] = lambda plan, names: []
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 fullload: the old ref.T moves to bkp under a free backup name (or is dropped when no backup is
 kept), staging becomes ref.T, backups beyond the newest K are dropped. append: insert-select
-from staging into ref.T (a first append creates ref.T as a fullload would). Either way the
+from staging into ref.T (a first append creates ref.T as a fullload would). merge: by key
+(merging.py). Either way the
 tracking row is written in the same transaction, so data and record never disagree. What
 differs per database is only how each step is spelled: targets/sql/<dialect>.py.
 """
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from ..coltypes import Column, Mode, Status
 from ..errors import TableBusyError
 from ..track import LoadRecord
+from . import merging
 from .base import PublishPlan, PublishTx, Statement, Target, backups_to_drop, free_backup_name
 
 log = logging.getLogger("loader")
@@ -42,7 +44,9 @@ def _publish_once(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | N
     with target.publishing(plan) as tx:
         current = target.existing_columns(plan.ref_schema, plan.table)
         backup = None
-        if current is not None and plan.mode == Mode.APPEND:
+        if plan.mode == Mode.MERGE:
+            rec.note(merging.merge(tx, plan, current))  # on the result line and in the tracking row
+        elif current is not None and plan.mode == Mode.APPEND:
             widen = sorted(tx.widened & {c.name for c in current})  # the table must hold what staging held
             _run(tx, tx.sql.append(plan, widen))
         else:

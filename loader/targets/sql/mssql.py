@@ -12,6 +12,7 @@ from ...coltypes import Column, ColumnType
 from ...errors import UsageError
 from ...track import TRACKING_COLUMNS, TRACKING_TABLE
 from ..base import PublishPlan, PublishSql, Statement
+from .merge import Dialect
 from .tracking import Flavor, TrackingSql, tracking_sql
 
 # nvarchar(n) stops at 4,000 UTF-16 code units; beyond that only nvarchar(max) holds a value.
@@ -141,7 +142,9 @@ def tracking(schema: str) -> TrackingSql:
 FLAVOR = Flavor(quote=bracket, mark="?", top="TOP (?) ", floor="CAST('0001-01-01' AS datetime2(6))")
 PUBLISH = PublishSql(retire=retire_sql, promote=promote_sql, append=widen_and_append_sql,
                      drop=lambda schema, table: (drop_table_sql(schema, table), ()),
-                     tables=lambda schema: (tables_sql(), (schema,)))
+                     tables=lambda schema: (tables_sql(), (schema,)),
+                     merge=Dialect("tsql", bracket, "?", create_table_sql),
+                     widen=lambda plan, names: [(widen_sql(plan.ref_schema, plan.table, c), ()) for c in names])
 
 
 def drop_table_sql(schema: str, table: str) -> str:

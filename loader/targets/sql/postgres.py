@@ -13,6 +13,7 @@ from ...coltypes import Column, ColumnType
 from ...naming import quote
 from ...track import TRACKING_COLUMNS, TRACKING_TABLE
 from ..base import PublishPlan, PublishSql, Statement, plain
+from .merge import Dialect
 from .tracking import Flavor, TrackingSql, tracking_sql
 
 _DDL = {"bigint": "bigint", "float": "double precision", "boolean": "boolean", "date": "date",
@@ -145,7 +146,8 @@ def _append(plan: PublishPlan, widen: Collection[str]) -> list[Statement]:
 
 
 PUBLISH = PublishSql(retire=_retire, promote=lambda plan: plain(*promote_sql(plan)), append=_append,
-                     drop=lambda schema, table: (drop_table_sql(schema, table), ()), tables=tables_sql)
+                     drop=lambda schema, table: (drop_table_sql(schema, table), ()), tables=tables_sql,
+                     merge=Dialect("postgres", quote, "%s", create_table_sql))
 
 
 def copy_csv_sql(schema: str, table: str, columns: Sequence[str], delimiter: str, quote_char: str,

@@ -13,6 +13,7 @@ from ...coltypes import Column, ColumnType
 from ...naming import quote
 from ...track import TRACKING_COLUMNS, TRACKING_TABLE
 from ..base import PublishPlan, PublishSql, Statement, plain
+from .merge import Dialect
 from .tracking import Flavor, tracking_sql
 
 _DDL = {"bigint": "INTEGER", "float": "REAL", "boolean": "BOOLEAN", "date": "DATE",
@@ -127,7 +128,8 @@ def _from_stage(plan: PublishPlan) -> str:
 
 
 PUBLISH = PublishSql(retire=retire_sql, promote=promote_sql, append=append_sql,
-                     drop=lambda schema, table: (drop_table_sql(schema, table), ()), tables=tables_sql)
+                     drop=lambda schema, table: (drop_table_sql(schema, table), ()), tables=tables_sql,
+                     merge=Dialect("sqlite", quote, "?", create_table_sql))
 
 
 def all_statements(plan: PublishPlan, backup: str) -> list[str]:

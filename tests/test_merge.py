@@ -1,0 +1,90 @@
+"""Merge on keys, on every database: v1 then v2 gives exactly the expected table, in one transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loader.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE
+from loader.load import LoadRequest, load_file
+
+from .conftest import Db
+
+
+def write(path: Path, rows: list[tuple[Any, ...]], header: str = "id,name,qty") -> Path:
+    path.write_text(header + "\n" + "".join(",".join("" if v is None else str(v) for v in r) + "\n" for r in rows))
+    return path
+
+
+def merge(db: Db, path: Path, keys: tuple[str, ...] = ("id",), **load: Any):
+    return load_file(LoadRequest(str(path), "t", "merge", keys=keys), db.settings(**load))
+
+
+def table(db: Db) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in db.query("SELECT id, name, qty FROM ref.t ORDER BY id")]
+
+
+def test_v1_then_v2_updates_inserts_and_leaves_the_rest(db: Db, tmp_path: Path) -> None:
+    first = merge(db, write(tmp_path / "v1.csv", [(1, "a", 10), (2, "b", 20), (3, "c", 30)]))
+    assert first.exit_code == EXIT_OK, first.error
+    second = merge(db, write(tmp_path / "v2.csv", [(2, "B", 21), (3, "c", 30), (4, "d", 40)]))
+    assert second.exit_code == EXIT_OK, second.error
+    assert table(db) == [(1, "a", 10), (2, "B", 21), (3, "c", 30), (4, "d", 40)]
+    assert "1 inserted, 1 updated" in " ".join(second.notes)  # row 3 is unchanged: not rewritten
+    assert "1 inserted, 1 updated" in db.tracking()[-1]["detected_format"]  # the tracking row keeps it
+    assert second.rows_read == second.rows_loaded + second.rows_rejected
+
+
+def test_delete_missing_is_a_full_sync_that_keeps_row_identity(db: Db, tmp_path: Path) -> None:
+    merge(db, write(tmp_path / "v1.csv", [(1, "a", 10), (2, "b", 20), (3, "c", 30)]))
+    result = merge(db, write(tmp_path / "v2.csv", [(3, "C", 31), (5, "e", 50)]), delete_missing=True)
+    assert result.exit_code == EXIT_OK, result.error
+    assert table(db) == [(3, "C", 31), (5, "e", 50)]
+    assert "2 deleted" in " ".join(result.notes)
+
+
+@pytest.mark.parametrize("policy, expected", [("last", [(1, "z", 3)]), ("first", [(1, "x", 1)])])
+def test_a_key_repeated_in_the_file_follows_the_policy(db: Db, tmp_path: Path, policy: str,
+                                                        expected: list[tuple[Any, ...]]) -> None:
+    path = write(tmp_path / "dup.csv", [(1, "x", 1), (1, "y", 2), (1, "z", 3)])
+    result = merge(db, path, duplicate_keys=policy)
+    assert result.exit_code == EXIT_OK, result.error
+    assert table(db) == expected
+    assert "2 row(s) superseded" in " ".join(result.notes)
+
+
+def test_a_failing_merge_leaves_the_table_as_it_was(db: Db, tmp_path: Path) -> None:
+    merge(db, write(tmp_path / "v1.csv", [(1, "a", 10), (2, "b", 20)]))
+    refused = merge(db, write(tmp_path / "dup.csv", [(2, "B", 21), (9, "n", 90), (2, "C", 22)]),
+                    duplicate_keys="fail")
+    assert refused.exit_code == EXIT_DATA and "data row 3 repeats the key (id)" in refused.error
+    empty_key = merge(db, write(tmp_path / "nokey.csv", [(2, "B", 21), (None, "n", 90)]))
+    assert empty_key.exit_code == EXIT_DATA and "data row 2" in empty_key.error and "empty" in empty_key.error
+    assert table(db) == [(1, "a", 10), (2, "b", 20)]
+    assert db.staging_leftovers() == []
+
+
+def test_a_table_whose_keys_repeat_is_refused_not_corrupted(db: Db, tmp_path: Path) -> None:
+    path = write(tmp_path / "full.csv", [(1, "a", 10), (1, "b", 20)])
+    assert load_file(LoadRequest(str(path), "t", "fullload"), db.settings()).exit_code == EXIT_OK
+    result = merge(db, write(tmp_path / "v2.csv", [(1, "c", 30)]))
+    assert result.exit_code == EXIT_DATA and "repeat" in result.error and "unique keys" in result.error
+    assert sorted(table(db)) == [(1, "a", 10), (1, "b", 20)]
+
+
+def test_composite_keys_and_a_key_the_file_lacks(db: Db, tmp_path: Path) -> None:
+    v1 = write(tmp_path / "v1.csv", [(1, "2024-01-01", 5), (1, "2024-01-02", 6)], header="id,name,qty")
+    assert merge(db, v1, keys=("id", "name")).exit_code == EXIT_OK
+    v2 = write(tmp_path / "v2.csv", [(1, "2024-01-02", 7), (2, "2024-01-01", 1)], header="id,name,qty")
+    assert merge(db, v2, keys=("id", "name")).exit_code == EXIT_OK
+    got = sorted((i, str(day), qty) for i, day, qty in table(db))  # a date (PostgreSQL) or its ISO text
+    assert got == [(1, "2024-01-01", 5), (1, "2024-01-02", 7), (2, "2024-01-01", 1)]
+    wrong = merge(db, v2, keys=("nope",))
+    assert wrong.exit_code == EXIT_DATA and "nope" in wrong.error and "columns" in wrong.error
+
+
+def test_merge_without_keys_is_a_usage_error(db: Db, tmp_path: Path) -> None:
+    result = merge(db, write(tmp_path / "v1.csv", [(1, "a", 10)]), keys=())
+    assert result.exit_code == EXIT_USAGE and "--key" in result.error
