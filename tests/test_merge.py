@@ -88,3 +88,24 @@ def test_composite_keys_and_a_key_the_file_lacks(db: Db, tmp_path: Path) -> None
 def test_merge_without_keys_is_a_usage_error(db: Db, tmp_path: Path) -> None:
     result = merge(db, write(tmp_path / "v1.csv", [(1, "a", 10)]), keys=())
     assert result.exit_code == EXIT_USAGE and "--key" in result.error
+
+
+def test_a_route_merges_its_files_in_arrival_order(db: Db, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "drop"
+    (root / "inbox").mkdir(parents=True)
+    conf = tmp_path / "loader.toml"
+    conf.write_text(f'[[routes]]\nname = "m"\nroot = "{root}"\ntable = "t"\nmode = "merge"\nkey = ["id"]\n'
+                    'duplicate_keys = "first"\n')
+    write(root / "inbox" / "a.csv", [(1, "a", 10), (2, "b", 20)])
+    write(root / "inbox" / "b.csv", [(2, "B", 21), (2, "X", 99), (3, "c", 30)])
+    os.utime(root / "inbox" / "a.csv", (1e9, 1e9))
+    os.utime(root / "inbox" / "b.csv", (1e9 + 1, 1e9 + 1))
+    out = subprocess.run([sys.executable, "-m", "loader", "--db", db.url, "run", "--once", "--config", str(conf),
+                          "--workers", "1", "--stable", "0"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == EXIT_OK, out.stderr
+    assert table(db) == [(1, "a", 10), (2, "B", 21), (3, "c", 30)]
+    assert sorted(p.name for p in (root / "archive").rglob("*.csv")) == ["a.csv", "b.csv"]
