@@ -84,8 +84,7 @@ def check_request(req: PullRequest) -> None:
     check_identifier(req.table, "table name")
     modes = [str(m) for m in Mode]
     if req.mode not in modes:
-        hint = " (merge mode is not in this version yet)" if req.mode == "merge" else ""
-        raise UsageError(f"mode {req.mode!r} is not one of {', '.join(modes)}{hint}")
+        raise UsageError(f"mode {req.mode!r} is not one of {', '.join(modes)}")
     if req.mode == "merge" and not req.keys:
         raise UsageError("merge needs the key columns (--key id)")
     if req.lookback:

@@ -272,3 +272,18 @@ def _wait_for(check: Any, timeout: float) -> None:
                 return
         time.sleep(0.1)
     raise AssertionError("the pull never reached its publish")
+
+
+def test_incremental_merge_with_a_lookback_updates_late_rows_once(db: Db, pg_source: str) -> None:
+    """Updated rows come again with a newer watermark; the look-back re-reads a window: merge takes both."""
+    pg_exec(pg_source, "CREATE TABLE crm.orders (id bigint, name text, updated_at timestamptz)")
+    _orders(pg_source, range(1, 11), 1)
+    req = PullRequest(source=pg_source, source_table="crm.orders", table="orders", mode="merge", keys=("id",),
+                      incremental="updated_at", lookback="1d", name="orders_merge")
+    assert pull(req, db.settings()).rows_loaded == 10
+    pg_exec(pg_source, "UPDATE crm.orders SET name = 'changed', updated_at = updated_at + interval '1 hour' "
+                       "WHERE id <= 3")
+    second = pull(req, db.settings())
+    assert second.status == "loaded", second.error
+    assert db.query("SELECT count(*), count(DISTINCT id) FROM ref.orders") == [(10, 10)]
+    assert db.query("SELECT count(*) FROM ref.orders WHERE name = 'changed'") == [(3,)]
