@@ -9,6 +9,7 @@
   python -m bench small ...        # bench/bench_small.py: 1,000 small files, files/s and latency
   python -m bench pull ...         # bench/bench_pull.py: loader pull vs psql COPY pipe vs CSV + loader load
   python -m bench formats ...      # bench/bench_formats.py: rows/s and peak RSS per input format
+  python -m bench merge ...        # bench/bench_merge.py: merge of 1M rows into a 10M-row table vs append
   python -m bench micro ...        # pytest-benchmark micro-benchmarks (bench/test_micro.py)
 
 Each sub-command is a plain argparse script (`python bench/<script>.py --help`) that prints one
@@ -31,7 +32,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 SCRIPTS = {"gen": "gen.py", "load": "bench_load.py", "memory": "bench_memory.py", "small": "bench_small.py",
-           "pull": "bench_pull.py", "formats": "bench_formats.py"}
+           "pull": "bench_pull.py", "formats": "bench_formats.py", "merge": "bench_merge.py"}
 
 
 def run_script(name: str, argv: list[str]) -> int:

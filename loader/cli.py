@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="merge: also delete the rows whose key the file lacks (load.delete_missing)")
     lp.add_argument("--duplicate-keys", choices=["last", "first", "fail"],
                     help="merge: a key repeated in the file: the last (default) or first row wins, or fail")
+    lp.add_argument("--lineage", help="add columns the loader fills: _load_id,_source_file,_loaded_at,_row_number "
+                                      "(load.lineage)")
     lp.add_argument("--force", action="store_true", help="append even if the same content was appended before")
     lp.add_argument("--allow-empty", action="store_true",
                     help="a file of 0 rows may replace the table with an empty one (load.allow_empty)")
@@ -243,6 +245,7 @@ def _service_flags(args: argparse.Namespace) -> dict[str, Any]:
         flags |= {"load.key": keys} if keys else {}
         flags |= {"load.delete_missing": True} if args.delete_missing else {}
         flags |= {"load.duplicate_keys": args.duplicate_keys} if args.duplicate_keys else {}
+        flags |= {"load.lineage": args.lineage} if args.lineage else {}
     return flags
 
 

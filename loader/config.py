@@ -19,7 +19,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from . import redact
+from . import lineage, redact
 from .coltypes import Mode
 from .errors import ConfigError, LoaderError
 from .naming import check_identifier
@@ -67,6 +67,8 @@ class LoadSettings:
     duplicate_keys: str = field(default="last", metadata={"doc": "merge: a key repeated in one file: last | first "
                                                                  "row wins, or fail refuses the file"})
     delete_missing: bool = field(default=False, metadata={"doc": "merge: rows whose key the file lacks are deleted"})
+    lineage: list[str] = field(default_factory=list, metadata={"doc": "columns the loader adds: _load_id, "
+                                                                      "_source_file, _loaded_at, _row_number"})
 
 
 @dataclass
@@ -116,6 +118,7 @@ class RouteSettings:
     key: list[str] = field(default_factory=list, metadata={"doc": "merge: the key columns; empty = load.key"})
     duplicate_keys: str = field(default="", metadata={"doc": "merge: last | first | fail; empty = load.duplicate_keys"})
     delete_missing: bool = field(default=False, metadata={"doc": "merge: delete rows whose key the file lacks"})
+    lineage: list[str] = field(default_factory=list, metadata={"doc": "lineage columns; empty = load.lineage"})
     # what every file of the route is read as (route_read.py); empty = detected
     format: str = field(default="", metadata={"doc": "csv | parquet | json | excel | xml | compressed"})
     encoding: str = field(default="", metadata={"doc": "e.g. cp1252; empty = detected"})
@@ -332,6 +335,7 @@ def _validate(s: Settings, env: dict[str, str | None] | None = None) -> None:
         fail("load.type_mismatch", f"must be one of {', '.join(TYPE_MISMATCH)}, got {s.load.type_mismatch!r}")
     parse_max_rejects(s.load.max_rejects, f"{s.origins.get('load.max_rejects', 'defaults')}: load.max_rejects")
     check_merge(s.load.key, s.load.duplicate_keys, f"{s.origins.get('load.key', 'defaults')}: load.key")
+    lineage.check(s.load.lineage, f"{s.origins.get('load.lineage', 'defaults')}: load.lineage")
     _validate_service(s, fail)
     _validate_routes(s)
     _validate_sources(s, env or {})
@@ -445,7 +449,7 @@ def _validate_sources(s: Settings, env: dict[str, str | None]) -> None:
 
 
 ROUTE_LOAD_KEYS = ("bad_rows", "max_rejects", "ragged_rows", "allow_empty", "key", "duplicate_keys",
-                   "delete_missing")  # route keys that override load.*
+                   "delete_missing", "lineage")  # route keys that override load.*
 
 
 def route_load(route: RouteSettings) -> dict[str, Any]:
@@ -475,6 +479,7 @@ def check_route(route: RouteSettings) -> None:
     if route.mode not in tuple(Mode):
         raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(Mode)}")
     check_merge(route.key, route.duplicate_keys or "last", "key")
+    lineage.check(route.lineage, "lineage")
     if route.bad_rows and route.bad_rows not in POLICIES:
         raise ConfigError(f"bad_rows {route.bad_rows!r} is not one of {', '.join(POLICIES)}")
     check_read(route)

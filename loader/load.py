@@ -21,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from . import filenames, interrupts, naming, reconcile, targets
+import pyarrow as pa
+
+from . import filenames, interrupts, lineage, naming, reconcile, targets
 from .coltypes import Mode, Status
 from .config import Settings
 from .errors import (
@@ -39,11 +41,12 @@ from .errors import (
 from .members import combine, hashed_input, member_options, zip_members
 from .opened import InputChangedError, Opened, open_path
 from .pins import check_columns
-from .plan import LoadPlan, numbered, plan_load, widened
+from .plan import LoadPlan, plan_load, widened
 from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
 from .rejects import RowPolicy, write_rejects
 from .targets import Target, open_target
 from .targets.base import RawChunks, RawCsvTarget
+from .targets.sql.merge import ROW
 from .track import LoadRecord
 
 log = logging.getLogger("loader")
@@ -373,11 +376,10 @@ def _stage_and_publish(job: _Load, plan: LoadPlan, policy: RowPolicy) -> None:
     t0 = time.perf_counter()
     try:
         if plan.direct:  # COPY straight into ref.T inside the publish transaction: no staging copy of every row
-            job.target.append_direct(plan.publication(), stream.reader(), stream.locate, job.rec,
+            job.target.append_direct(plan.publication(), _batches(job, plan, stream), stream.locate, job.rec,
                                      lambda copied: _settle(job, stream, detection, copied, t0))
             return
-        batches = numbered(stream.reader()) if plan.mode == Mode.MERGE else stream.reader()
-        loaded = job.target.write_stage(plan.stage_schema, plan.stage, batches, stream.locate)
+        loaded = job.target.write_stage(plan.stage_schema, plan.stage, _batches(job, plan, stream), stream.locate)
     except Exception:
         job.rec.rows_read = stream.rows
         _keep_rejects(job, stream)
@@ -388,11 +390,20 @@ def _stage_and_publish(job: _Load, plan: LoadPlan, policy: RowPolicy) -> None:
     targets.publish(job.target, plan.publication(), job.rec)
 
 
+def _batches(job: _Load, plan: LoadPlan, stream: Stream) -> pa.RecordBatchReader:
+    """The reader's batches, with lineage values and merge's row numbers appended where the plan has them."""
+    if not plan.added:
+        return stream.reader()
+    rec = job.rec
+    values = lineage.Values(rec.load_id, os.path.basename(job.source.path), rec.started_at)
+    return lineage.added(stream.reader(), plan.lineage, values, ROW if plan.mode == Mode.MERGE else None)
+
+
 def _fast_path(job: _Load, plan: LoadPlan, stream: Stream, detection: Detection) -> bool:
     """The server parses the file's own CSV bytes where it reads them exactly as the reader does
     (targets/pgcopy.py); False, with nothing loaded, when the plain path must run instead."""
     raw_of = getattr(stream, "raw", None)
-    if plan.mode == Mode.MERGE:  # merge stages each row's number, which the file's own bytes do not carry
+    if plan.added:  # lineage and merge's row numbers are not in the file's own bytes
         return False
     if not job.target.capabilities.raw_csv or raw_of is None or (raw := raw_of()) is None:
         return False

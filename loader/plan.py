@@ -10,11 +10,9 @@ as it saw it, and the plan says how the load reads it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-import pyarrow as pa
-
+from . import lineage
 from .coltypes import Column, ColumnType, Mode
 from .config import Settings
 from .errors import BadInputError, ValueTypeError, shorten
@@ -40,18 +38,26 @@ class LoadPlan:
     duplicate_keys: str = "last"  # merge: which row of a key repeated in the file wins (last | first | fail)
     delete_missing: bool = False  # merge: rows whose key the file lacks are deleted
     drift: str = "fail"  # room for a drift policy: today a column the table lacks fails an append
+    lineage: tuple[Column, ...] = ()  # columns the loader fills (lineage.py), after the file's own
 
     @property
     def stage_columns(self) -> list[Column]:
         """Merge stages each row's number as well: "the last row of a key wins" needs the file's order."""
-        return [*self.columns, Column(ROW, ColumnType("bigint"))] if self.mode == Mode.MERGE else list(self.columns)
+        row = [Column(ROW, ColumnType("bigint"))] if self.mode == Mode.MERGE else []
+        return [*self.columns, *self.lineage, *row]
+
+    @property
+    def added(self) -> tuple[Column, ...]:
+        """What the loader appends to every batch: lineage, and merge's row number."""
+        return tuple(self.stage_columns[len(self.columns):])
 
     def publication(self) -> PublishPlan:
         """What the target's publish transaction needs."""
         return PublishPlan(mode=self.mode, ref_schema=self.schema, bkp_schema=self.bkp_schema,
                            stage_schema=self.stage_schema, table=self.table, stage=self.stage,
-                           columns=self.columns, backups_keep=self.backups_keep, backup_name=self.backup,
-                           keys=self.keys, duplicate_keys=self.duplicate_keys, delete_missing=self.delete_missing)
+                           columns=(*self.columns, *self.lineage), backups_keep=self.backups_keep,
+                           backup_name=self.backup, keys=self.keys, duplicate_keys=self.duplicate_keys,
+                           delete_missing=self.delete_missing, lineage=tuple(c.name for c in self.lineage))
 
     def read_as(self, detection: Detection) -> Detection:
         """The detection the reader streams with: the plan's columns, every note."""
@@ -64,11 +70,23 @@ def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, 
     the input has a column the table lacks, since an append never changes the table's shape."""
     schemas = settings.schemas
     adding = Mode(mode) in (Mode.APPEND, Mode.MERGE) and existing is not None
+    extra = lineage.columns(settings.load.lineage)
+    lineage.check_clash(settings.load.lineage, detection.columns, f"{schemas.ref}.{table}")
     columns = conform(detection.columns, existing, f"{schemas.ref}.{table}") if adding else detection.columns
-    return LoadPlan(mode=Mode(mode), schema=schemas.ref, table=table, columns=tuple(columns),
+    if adding and existing is not None:
+        _has_lineage(extra, existing, f"{schemas.ref}.{table}")
+    return LoadPlan(mode=Mode(mode), schema=schemas.ref, table=table, columns=tuple(columns), lineage=extra,
                     direct=adding and Mode(mode) == Mode.APPEND and direct_append, stage_schema=schemas.stage,
                     stage=stage_name(table, load_id), bkp_schema=schemas.bkp,
                     backup=backup_name(table, now.strftime(BACKUP_STAMP)), backups_keep=settings.load.backups_keep)
+
+
+def _has_lineage(extra: tuple[Column, ...], existing: list[Column], qualified: str) -> None:
+    names = {c.name for c in existing}
+    missing = [c.name for c in extra if c.name not in names]
+    if missing:
+        raise BadInputError(f"{qualified} has no lineage column(s) {missing} (it was made without them); a full "
+                            "load with lineage makes them; nothing added")
 
 
 def conform(columns: list[Column], existing: list[Column] | None, qualified: str) -> list[Column]:
@@ -100,16 +118,3 @@ def widened(plan: LoadPlan, error: ValueTypeError) -> LoadPlan | None:
     note = f"column {col.name!r} widened from {col.type} to {wider}: line {where.line} has {shorten(where.value)!r}"
     return replace(plan, columns=columns, notes=(*plan.notes, note))
 
-
-def numbered(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    """The batches with each row's data row number (1-based) appended as ROW, as merge stages them."""
-    schema = reader.schema.append(pa.field(ROW, pa.int64()))
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        start = 1
-        for batch in reader:
-            rows = pa.array(range(start, start + batch.num_rows), pa.int64())
-            start += batch.num_rows
-            yield pa.RecordBatch.from_arrays([*batch.columns, rows], schema=schema)
-
-    return pa.RecordBatchReader.from_batches(schema, batches())

@@ -48,6 +48,7 @@ class PublishPlan:
     keys: tuple[str, ...] = ()  # merge: the key columns
     duplicate_keys: str = "last"  # merge: which row of a key repeated in the file wins (last | first | fail)
     delete_missing: bool = False  # merge: rows whose key the file lacks are deleted
+    lineage: tuple[str, ...] = ()  # the loader's own columns: a merge sets them but never compares them
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,11 @@ def _values(plan: PublishPlan) -> list[str]:
     return [c.name for c in plan.columns if c.name not in plan.keys]
 
 
+def _compared(plan: PublishPlan) -> list[str]:
+    """A row changed when a value of the file differs: lineage (a new load id each time) does not count."""
+    return [v for v in _values(plan) if v not in plan.lineage]
+
+
 def upsert(d: Dialect, plan: PublishPlan) -> str:
     """SQLite and PostgreSQL: one statement, rows counted = inserted + updated."""
     target, values = _q(d, plan.ref_schema, plan.table), _values(plan)
@@ -145,8 +150,8 @@ def upsert(d: Dialect, plan: PublishPlan) -> str:
         return head + "NOTHING"
     sets = ", ".join(f"{d.quote(v)} = excluded.{d.quote(v)}" for v in values)
     distinct = "IS NOT" if d.name == "sqlite" else "IS DISTINCT FROM"
-    changed = " OR ".join(f"t.{d.quote(v)} {distinct} excluded.{d.quote(v)}" for v in values)
-    return head + f"UPDATE SET {sets} WHERE {changed}"
+    changed = " OR ".join(f"t.{d.quote(v)} {distinct} excluded.{d.quote(v)}" for v in _compared(plan))
+    return head + f"UPDATE SET {sets}" + (f" WHERE {changed}" if changed else "")
 
 
 def update(d: Dialect, plan: PublishPlan) -> str | None:
@@ -155,11 +160,11 @@ def update(d: Dialect, plan: PublishPlan) -> str | None:
     if not values:
         return None
     sets = ", ".join(f"t.{d.quote(v)} = s.{d.quote(v)}" for v in values)
-    mine = ", ".join(f"t.{d.quote(v)}" for v in values)
-    theirs = ", ".join(f"s.{d.quote(v)}" for v in values)
+    mine = ", ".join(f"t.{d.quote(v)}" for v in _compared(plan))
+    theirs = ", ".join(f"s.{d.quote(v)}" for v in _compared(plan))
     return (f"UPDATE t SET {sets} FROM {_q(d, plan.ref_schema, plan.table)} AS t WITH (TABLOCKX) "
-            f"INNER JOIN {_q(d, plan.stage_schema, plan.stage)} AS s ON {_on(d, plan.keys, 't', 's')} "
-            f"WHERE EXISTS (SELECT {mine} EXCEPT SELECT {theirs})")
+            f"INNER JOIN {_q(d, plan.stage_schema, plan.stage)} AS s ON {_on(d, plan.keys, 't', 's')}"
+            + (f" WHERE EXISTS (SELECT {mine} EXCEPT SELECT {theirs})" if mine else ""))
 
 
 def insert_new(d: Dialect, plan: PublishPlan) -> str:
