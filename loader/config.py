@@ -69,6 +69,10 @@ class LoadSettings:
     delete_missing: bool = field(default=False, metadata={"doc": "merge: rows whose key the file lacks are deleted"})
     lineage: list[str] = field(default_factory=list, metadata={"doc": "columns the loader adds: _load_id, "
                                                                       "_source_file, _loaded_at, _row_number"})
+    schema_drift: str = field(default="fail", metadata={"doc": "append/merge, a column the table lacks: fail | "
+                                                               "add_columns | ignore"})
+    missing_columns: str = field(default="null", metadata={"doc": "append/merge, a table column the file lacks: "
+                                                                  "null (noted) | fail"})
 
 
 @dataclass
@@ -119,6 +123,8 @@ class RouteSettings:
     duplicate_keys: str = field(default="", metadata={"doc": "merge: last | first | fail; empty = load.duplicate_keys"})
     delete_missing: bool = field(default=False, metadata={"doc": "merge: delete rows whose key the file lacks"})
     lineage: list[str] = field(default_factory=list, metadata={"doc": "lineage columns; empty = load.lineage"})
+    schema_drift: str = field(default="", metadata={"doc": "fail | add_columns | ignore; empty = load.schema_drift"})
+    missing_columns: str = field(default="", metadata={"doc": "null | fail; empty = load.missing_columns"})
     # what every file of the route is read as (route_read.py); empty = detected
     format: str = field(default="", metadata={"doc": "csv | parquet | json | excel | xml | compressed"})
     encoding: str = field(default="", metadata={"doc": "e.g. cp1252; empty = detected"})
@@ -336,6 +342,9 @@ def _validate(s: Settings, env: dict[str, str | None] | None = None) -> None:
     parse_max_rejects(s.load.max_rejects, f"{s.origins.get('load.max_rejects', 'defaults')}: load.max_rejects")
     check_merge(s.load.key, s.load.duplicate_keys, f"{s.origins.get('load.key', 'defaults')}: load.key")
     lineage.check(s.load.lineage, f"{s.origins.get('load.lineage', 'defaults')}: load.lineage")
+    for key, choices in (("schema_drift", ("fail", "add_columns", "ignore")), ("missing_columns", ("null", "fail"))):
+        if getattr(s.load, key) not in choices:
+            fail(f"load.{key}", f"must be one of {', '.join(choices)}, got {getattr(s.load, key)!r}")
     _validate_service(s, fail)
     _validate_routes(s)
     _validate_sources(s, env or {})
@@ -449,7 +458,7 @@ def _validate_sources(s: Settings, env: dict[str, str | None]) -> None:
 
 
 ROUTE_LOAD_KEYS = ("bad_rows", "max_rejects", "ragged_rows", "allow_empty", "key", "duplicate_keys",
-                   "delete_missing", "lineage")  # route keys that override load.*
+                   "delete_missing", "lineage", "schema_drift", "missing_columns")  # route keys that override load.*
 
 
 def route_load(route: RouteSettings) -> dict[str, Any]:
@@ -480,6 +489,9 @@ def check_route(route: RouteSettings) -> None:
         raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(Mode)}")
     check_merge(route.key, route.duplicate_keys or "last", "key")
     lineage.check(route.lineage, "lineage")
+    for key, choices in (("schema_drift", ("fail", "add_columns", "ignore")), ("missing_columns", ("null", "fail"))):
+        if getattr(route, key) not in ("", *choices):
+            raise ConfigError(f"{key} {getattr(route, key)!r} is not one of {', '.join(choices)}")
     if route.bad_rows and route.bad_rows not in POLICIES:
         raise ConfigError(f"bad_rows {route.bad_rows!r} is not one of {', '.join(POLICIES)}")
     check_read(route)

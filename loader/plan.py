@@ -37,7 +37,9 @@ class LoadPlan:
     keys: tuple[str, ...] = ()  # merge: the key columns rows are upserted on
     duplicate_keys: str = "last"  # merge: which row of a key repeated in the file wins (last | first | fail)
     delete_missing: bool = False  # merge: rows whose key the file lacks are deleted
-    drift: str = "fail"  # room for a drift policy: today a column the table lacks fails an append
+    drift: str = "fail"  # a column the table lacks: fail, add_columns (added to the table) or ignore (dropped)
+    new_columns: tuple[Column, ...] = ()  # add_columns: added to the table in the publish transaction
+    dropped: tuple[str, ...] = ()  # ignore: read and staged, never published
     lineage: tuple[Column, ...] = ()  # columns the loader fills (lineage.py), after the file's own
 
     @property
@@ -55,7 +57,8 @@ class LoadPlan:
         """What the target's publish transaction needs."""
         return PublishPlan(mode=self.mode, ref_schema=self.schema, bkp_schema=self.bkp_schema,
                            stage_schema=self.stage_schema, table=self.table, stage=self.stage,
-                           columns=(*self.columns, *self.lineage), backups_keep=self.backups_keep,
+                           columns=(*(c for c in self.columns if c.name not in self.dropped), *self.lineage),
+                           new_columns=self.new_columns, backups_keep=self.backups_keep,
                            backup_name=self.backup, keys=self.keys, duplicate_keys=self.duplicate_keys,
                            delete_missing=self.delete_missing, lineage=tuple(c.name for c in self.lineage))
 
@@ -72,13 +75,52 @@ def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, 
     adding = Mode(mode) in (Mode.APPEND, Mode.MERGE) and existing is not None
     extra = lineage.columns(settings.load.lineage)
     lineage.check_clash(settings.load.lineage, detection.columns, f"{schemas.ref}.{table}")
-    columns = conform(detection.columns, existing, f"{schemas.ref}.{table}") if adding else detection.columns
+    columns, drift = detection.columns, Drift()
     if adding and existing is not None:
+        drift = drifted(detection.columns, existing, f"{schemas.ref}.{table}", settings.load.schema_drift,
+                        settings.load.missing_columns)
+        columns = conform([c for c in detection.columns if c.name not in drift.extra], existing,
+                          f"{schemas.ref}.{table}") + [c for c in detection.columns if c.name in drift.extra]
         _has_lineage(extra, existing, f"{schemas.ref}.{table}")
+    new = tuple(c for c in columns if c.name in drift.extra) if settings.load.schema_drift == "add_columns" else ()
+    dropped = drift.extra if settings.load.schema_drift == "ignore" else ()
     return LoadPlan(mode=Mode(mode), schema=schemas.ref, table=table, columns=tuple(columns), lineage=extra,
-                    direct=adding and Mode(mode) == Mode.APPEND and direct_append, stage_schema=schemas.stage,
+                    drift=settings.load.schema_drift, new_columns=new, dropped=dropped, notes=drift.notes,
+                    direct=adding and Mode(mode) == Mode.APPEND and direct_append and not drift.extra,
+                    stage_schema=schemas.stage,
                     stage=stage_name(table, load_id), bkp_schema=schemas.bkp,
                     backup=backup_name(table, now.strftime(BACKUP_STAMP)), backups_keep=settings.load.backups_keep)
+
+
+DRIFT = ("fail", "add_columns", "ignore")  # what a column the table lacks does to an append or merge
+MISSING = ("null", "fail")  # what a table column the file lacks does
+
+
+@dataclass(frozen=True)
+class Drift:
+    extra: tuple[str, ...] = ()  # the file's columns the table lacks (allowed by the policy)
+    notes: tuple[str, ...] = ()
+
+
+def drifted(columns: list[Column], existing: list[Column], qualified: str, policy: str, missing: str) -> Drift:
+    """The file against the table it goes into: new columns by the drift policy, absent ones by
+    `missing`. Every allowed change is noted (result line and tracking row); a refused one names them."""
+    have = {c.name for c in existing}
+    extra = tuple(c.name for c in columns if c.name not in have)
+    absent = [c.name for c in existing if c.name not in {c.name for c in columns} and not c.name.startswith("_")]
+    notes = []
+    if extra and policy == "fail":
+        raise BadInputError(f"columns {list(extra)} are not in {qualified} (it has {[c.name for c in existing]}); "
+                            "nothing added (schema_drift = \"add_columns\" adds them, \"ignore\" drops them)")
+    if extra:
+        notes.append(f"columns {list(extra)} " + ("added to " if policy == "add_columns" else "not loaded: not in ")
+                     + qualified + f" (schema_drift = {policy})")
+    if absent and missing == "fail":
+        raise BadInputError(f"{qualified} columns {absent} are not in the file; nothing added "
+                            "(missing_columns = \"null\" loads them as NULL)")
+    if absent:
+        notes.append(f"columns {absent} of {qualified} are not in the file: NULL in its rows")
+    return Drift(extra if policy != "fail" else (), tuple(notes))
 
 
 def _has_lineage(extra: tuple[Column, ...], existing: list[Column], qualified: str) -> None:

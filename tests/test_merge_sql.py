@@ -68,3 +68,11 @@ def test_the_index_name_is_short_stable_and_names_the_keys():
     long = "x" * 120
     assert len(index_name(long, ["id"])) <= 63
     assert index_name("t", ["id"]) == index_name("t", ["id"]) != index_name("t", ["id", "day"])
+
+
+@pytest.mark.parametrize("module, read", [(sqlite, "sqlite"), (postgres, "postgres"), (mssql, "tsql")])
+@pytest.mark.parametrize("name", HOSTILE)
+def test_add_column_parses_and_is_nullable(module, read, name):
+    text = module.add_column_sql("ref", name, Column(name, ColumnType("decimal", 18, 2)))
+    parsed = sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(parsed) == 1 and "NOT NULL" not in text.upper()

@@ -49,6 +49,7 @@ class PublishPlan:
     duplicate_keys: str = "last"  # merge: which row of a key repeated in the file wins (last | first | fail)
     delete_missing: bool = False  # merge: rows whose key the file lacks are deleted
     lineage: tuple[str, ...] = ()  # the loader's own columns: a merge sets them but never compares them
+    new_columns: tuple[Column, ...] = ()  # schema_drift = add_columns: added to ref.T before the rows go in
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class PublishSql:
     drop: Callable[[str, str], Statement]
     tables: Callable[[str], Statement]  # one column: the names of the tables in a schema
     merge: Dialect  # how merge's statements are spelled (targets/sql/merge.py)
+    add_column: Callable[[str, str, Column], Statement]  # a nullable column added to a table (schema drift)
     # the named text columns widened in ref.T before rows are merged in (where the dialect must)
     widen: Callable[[PublishPlan, Collection[str]], list[Statement]] = lambda plan, names: []
 

@@ -44,6 +44,8 @@ def _publish_once(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | N
     with target.publishing(plan) as tx:
         current = target.existing_columns(plan.ref_schema, plan.table)
         backup = None
+        for col in plan.new_columns if current is not None else ():  # schema_drift = add_columns
+            _run(tx, [tx.sql.add_column(plan.ref_schema, plan.table, col)])
         if plan.mode == Mode.MERGE:
             rec.note(merging.merge(tx, plan, current))  # on the result line and in the tracking row
         elif current is not None and plan.mode == Mode.APPEND:

@@ -140,10 +140,16 @@ def tracking(schema: str) -> TrackingSql:
 
 
 FLAVOR = Flavor(quote=bracket, mark="?", top="TOP (?) ", floor="CAST('0001-01-01' AS datetime2(6))")
+def add_column_sql(schema: str, table: str, col: Column) -> str:
+    """schema_drift = add_columns: a nullable column, so the rows already there read NULL."""
+    return f"ALTER TABLE {qualified(schema, table)} ADD {bracket(col.name)} {sql_type(col.type)} NULL"
+
+
 PUBLISH = PublishSql(retire=retire_sql, promote=promote_sql, append=widen_and_append_sql,
                      drop=lambda schema, table: (drop_table_sql(schema, table), ()),
                      tables=lambda schema: (tables_sql(), (schema,)),
                      merge=Dialect("tsql", bracket, "?", create_table_sql),
+                     add_column=lambda schema, table, col: (add_column_sql(schema, table, col), ()),
                      widen=lambda plan, names: [(widen_sql(plan.ref_schema, plan.table, c), ()) for c in names])
 
 

@@ -145,9 +145,15 @@ def _append(plan: PublishPlan, widen: Collection[str]) -> list[Statement]:
     return plain(*append_sql(plan))  # text has no declared width: nothing to widen
 
 
+def add_column_sql(schema: str, table: str, col: Column) -> str:
+    """schema_drift = add_columns: a nullable column, so the rows already there read NULL."""
+    return f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {column_ddl(col)}"
+
+
 PUBLISH = PublishSql(retire=_retire, promote=lambda plan: plain(*promote_sql(plan)), append=_append,
                      drop=lambda schema, table: (drop_table_sql(schema, table), ()), tables=tables_sql,
-                     merge=Dialect("postgres", quote, "%s", create_table_sql))
+                     merge=Dialect("postgres", quote, "%s", create_table_sql),
+                     add_column=lambda schema, table, col: (add_column_sql(schema, table, col), ()))
 
 
 def copy_csv_sql(schema: str, table: str, columns: Sequence[str], delimiter: str, quote_char: str,

@@ -127,9 +127,15 @@ def _from_stage(plan: PublishPlan) -> str:
     return copy_sql(plan.ref_schema, plan.table, plan.stage_schema, plan.stage, [c.name for c in plan.columns])
 
 
+def add_column_sql(schema: str, table: str, col: Column) -> str:
+    """schema_drift = add_columns: a nullable column, so the rows already there read NULL."""
+    return f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {column_ddl(col)}"
+
+
 PUBLISH = PublishSql(retire=retire_sql, promote=promote_sql, append=append_sql,
                      drop=lambda schema, table: (drop_table_sql(schema, table), ()), tables=tables_sql,
-                     merge=Dialect("sqlite", quote, "?", create_table_sql))
+                     merge=Dialect("sqlite", quote, "?", create_table_sql),
+                     add_column=lambda schema, table, col: (add_column_sql(schema, table, col), ()))
 
 
 def all_statements(plan: PublishPlan, backup: str) -> list[str]:
