@@ -131,10 +131,12 @@ class DatabaseFailedError(DatabaseError, TransientError):
     exit_code = EXIT_IOERR
 
 
-class DatabaseAccessError(DatabaseError, TerminalError):
-    """Authentication, authorisation or connection settings are wrong: retrying forever never helps."""
+class DatabaseAccessError(DatabaseError, ConfigError):
+    """Authentication, authorisation or connection settings are wrong: retrying forever never helps.
 
-    exit_code = EXIT_CONFIG
+    A ConfigError (exit 78), not a pause: a wrong password, a missing database or role, a bad
+    sslmode never fix themselves, and waiting on them would look like a database that is down.
+    """
 
 
 class TableBusyError(DatabaseError, TransientError):
