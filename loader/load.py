@@ -237,7 +237,7 @@ def load_source(req: LoadRequest, settings: Settings, source: Input, options: Re
         rec = LoadRecord(file_path=source.path, schema_name=settings.schemas.ref, table_name=table,
                          mode=Mode(req.mode), route=req.route, size_bytes=0)
         target.tracker.record_start(rec)
-        log.info("loading %s into %s.%s (%s, load %s)", shown_as or req.path, rec.schema_name, table, req.mode,
+        log.info("loading %s into %s.%s (%s, load %s)", req.path, rec.schema_name, table, req.mode,
                  rec.load_id[:8])
         with target.lock_table(rec.schema_name, table, settings.load.table_wait_s):
             prepare(target, rec)
