@@ -145,6 +145,13 @@ class TableBusyError(DatabaseError, TransientError):
     exit_code = EXIT_TEMPFAIL
 
 
+class WorkerStartError(LoaderError):
+    """Worker processes die as soon as they start (a broken install, an import that fails): respawning
+    them forever would spin, so the service and backfill stop with 70, an installation bug."""
+
+    exit_code = EXIT_SOFTWARE
+
+
 class FastPathMismatch(LoaderError):
     """A fast path met something it cannot load exactly as the plain path would (a value the
     loader refuses, a count that differs): the load runs the plain path instead, which handles or

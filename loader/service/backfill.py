@@ -122,7 +122,8 @@ class _Run:
 
     def _step(self, settings: Settings, route: RouteSettings) -> None:
         _dispatch(self.sched, self.pool, settings, route)
-        for f in self.pool.wait(0.1) if self.pool.busy() else []:
+        waits = self.pool.busy() or isinstance(self.pool, ProcessPool)  # idle workers that die are seen too
+        for f in self.pool.wait(0.1) if waits else []:
             if f.outcome is not None and f.outcome.action == Action.CONFIG:
                 self._config_stop(f)
             elif _finished(f, self.sched, self.bar) and self.on_error != "continue":

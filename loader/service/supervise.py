@@ -26,7 +26,7 @@ from typing import Any, cast
 from .. import interrupts, routes
 from ..coltypes import Action
 from ..config import RouteSettings, Settings, route_load
-from ..errors import EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, BadInputError, LoaderError
+from ..errors import EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, BadInputError, LoaderError, WorkerStartError
 from ..logs import fields, json_logs
 from ..route_read import read_pins
 from . import claim, folders, recovery, watch
@@ -150,6 +150,8 @@ class Supervisor:
         while True:
             try:
                 code = self._step()
+            except WorkerStartError:
+                raise  # no worker can start: carrying on would spawn them forever (exit 70)
             except LoaderError as e:  # e.g. a folder that vanished or a full disk: log, wait, go on
                 log.error("service loop: %s", e, extra=fields(stage="error"))
                 code = None
@@ -184,7 +186,7 @@ class Supervisor:
         self.live.turn(self, time.monotonic())
         if isinstance(self.pool, ProcessPool):
             self.governor.police(self.pool, time.monotonic())
-        if self.pool.busy():
+        if self.pool.busy() or isinstance(self.pool, ProcessPool):  # idle workers that die are seen too
             for finished in self.pool.wait(TICK_S, self.wake):
                 self._finish(finished)
         else:
