@@ -46,6 +46,7 @@ class Action(StrEnum):
     BUSY = "busy"  # another live process holds the claim or the table: try again shortly
     GONE = "gone"  # the file vanished before it was worked on
     SKIPPED = "skipped"  # backfill: this path was loaded before
+    CONFIG = "config"  # the database settings are wrong (login, database, grants): stop (78), the file waits
 
 
 KINDS = ("boolean", "bigint", "decimal", "float", "date", "timestamp", "timestamptz", "text")

@@ -131,16 +131,25 @@ class DatabaseFailedError(DatabaseError, TransientError):
     exit_code = EXIT_IOERR
 
 
-class DatabaseAccessError(DatabaseError, TerminalError):
-    """Authentication, authorisation or connection settings are wrong: retrying forever never helps."""
+class DatabaseAccessError(DatabaseError, ConfigError):
+    """Authentication, authorisation or connection settings are wrong: retrying forever never helps.
 
-    exit_code = EXIT_CONFIG
+    A ConfigError (exit 78), not a pause: a wrong password, a missing database or role, a bad
+    sslmode never fix themselves, and waiting on them would look like a database that is down.
+    """
 
 
 class TableBusyError(DatabaseError, TransientError):
     """Another load holds the table (or a lock timed out); the caller may wait and retry."""
 
     exit_code = EXIT_TEMPFAIL
+
+
+class WorkerStartError(LoaderError):
+    """Worker processes die as soon as they start (a broken install, an import that fails): respawning
+    them forever would spin, so the service and backfill stop with 70, an installation bug."""
+
+    exit_code = EXIT_SOFTWARE
 
 
 class FastPathMismatch(LoaderError):

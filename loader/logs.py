@@ -105,3 +105,8 @@ def setup(fmt: str, verbose: bool, quiet: bool = False) -> None:
 
 def fields(**kv: Any) -> dict[str, Any]:
     return {_FIELDS: {k: v for k, v in kv.items() if v is not None}}
+
+
+def json_logs() -> bool:
+    """Whether this process logs JSON: its workers log the same way."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)

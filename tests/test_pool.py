@@ -6,12 +6,16 @@ import os
 import signal
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
+
+import pytest
 
 from loader.coltypes import Action
 from loader.config import load_settings
+from loader.errors import EXIT_SOFTWARE, WorkerStartError
 from loader.service import claim
-from loader.service.pool import InlinePool, ProcessPool
+from loader.service.pool import EarlyDeaths, InlinePool, ProcessPool
 from loader.service.watch import Waker
 from loader.service.work import Job
 
@@ -120,3 +124,34 @@ def test_the_waker_wakes_a_wait_and_clears() -> None:
         assert not waker.is_set() and not waker.wait(0)
     finally:
         waker.close()
+
+
+def die_at_start(conn: Connection, log_level: int, json_logs: bool) -> None:
+    """A worker target like a broken install's: it exits before serving anything."""
+    os._exit(3)
+
+
+def test_early_deaths_in_a_row_stop_and_a_completed_job_or_a_long_life_resets() -> None:
+    early = EarlyDeaths(window_s=5, limit=3)
+    early.died(0.5, 3)
+    early.died(1.0, 3)
+    early.completed()  # some worker finished a job: it is not the install
+    early.died(0.5, 3)
+    early.died(0.5, 3)
+    early.died(60.0, -9)  # lived a minute: an ordinary crash, not a failed start
+    early.died(0.5, 3)
+    early.died(0.5, 3)
+    with pytest.raises(WorkerStartError, match="exit code 3") as raised:
+        early.died(0.5, 3)
+    assert raised.value.exit_code == EXIT_SOFTWARE
+
+
+def test_workers_that_die_at_start_are_not_respawned_forever() -> None:
+    pool = ProcessPool(2, target=die_at_start)
+    try:
+        deadline = time.monotonic() + 60
+        with pytest.raises(WorkerStartError, match="exit code 3"):
+            while time.monotonic() < deadline:  # nothing submitted: idle deaths are noticed as well
+                pool.wait(0.2)
+    finally:
+        pool.close()

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from loader import routes
 from loader.config import RouteSettings, load_settings
-from loader.errors import EXIT_OK, EXIT_TEMPFAIL
+from loader.errors import EXIT_OK, EXIT_SOFTWARE, EXIT_TEMPFAIL, WorkerStartError
 from loader.service import claim
+from loader.service.pool import ProcessPool
 from loader.service.supervise import File, Supervisor
+
+from .test_pool import die_at_start
 
 
 def supervisor(tmp_path: Path) -> Supervisor:
@@ -49,3 +54,14 @@ def test_an_abort_returns_a_claimed_file_that_never_committed_and_exits_75(tmp_p
     s._on_signal(2, None)
     assert s._stopping(0.0) == EXIT_TEMPFAIL, "the tracking table (a real SQLite file) has no load of it"
     assert (tmp_path / "drop" / "inbox" / "a.csv").exists() and claim.claimed(route.root) == []
+
+
+def test_workers_that_die_at_start_stop_the_service_loop_with_70(tmp_path: Path) -> None:
+    s = supervisor(tmp_path)
+    s.pool = ProcessPool(2, target=die_at_start)
+    try:
+        with pytest.raises(WorkerStartError) as raised:
+            s._loop()  # it must not log and carry on: that would spawn workers forever
+        assert raised.value.exit_code == EXIT_SOFTWARE
+    finally:
+        s.pool.close()

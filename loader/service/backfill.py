@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from .. import routes
 from ..coltypes import DONE, Action, Status
 from ..config import RouteSettings, Settings, route_load
-from ..errors import EXIT_DATA, EXIT_INTERRUPTED, EXIT_OK, BadInputError, NoInputError
+from ..errors import EXIT_CONFIG, EXIT_DATA, EXIT_INTERRUPTED, EXIT_OK, BadInputError, NoInputError
 from ..route_read import read_pins
 from . import folders
 from .pool import Finished, InlinePool, ProcessPool
@@ -105,6 +105,7 @@ class _Run:
     on_error: str
     interrupted: bool = False
     not_started: int = 0
+    config_error: str | None = None  # the database settings are wrong: nothing more starts, exit 78
 
     def loop(self, settings: Settings, route: RouteSettings) -> None:
         while not self.sched.idle():
@@ -121,8 +122,11 @@ class _Run:
 
     def _step(self, settings: Settings, route: RouteSettings) -> None:
         _dispatch(self.sched, self.pool, settings, route)
-        for f in self.pool.wait(0.1) if self.pool.busy() else []:
-            if _finished(f, self.sched, self.bar) and self.on_error != "continue":
+        waits = self.pool.busy() or isinstance(self.pool, ProcessPool)  # idle workers that die are seen too
+        for f in self.pool.wait(0.1) if waits else []:
+            if f.outcome is not None and f.outcome.action == Action.CONFIG:
+                self._config_stop(f)
+            elif _finished(f, self.sched, self.bar) and self.on_error != "continue":
                 self._stop_after(f.job)
         if not self.pool.busy():
             time.sleep(0.05)  # everything waits for a backoff or the database
@@ -135,6 +139,15 @@ class _Run:
             log.error("%d later file(s) of %s not loaded after %s failed (backfill --on-error %s); fix it "
                       "and run backfill again to resume there", len(dropped), what, job.path, self.on_error)
 
+    def _config_stop(self, f: Finished) -> None:
+        """Every file would fail alike on wrong database settings: none is counted failed, all wait."""
+        self.sched.settle(self.sched.running_item(f.job.key), Action.CONFIG, time.monotonic())
+        if self.config_error is None:
+            self.config_error = f.outcome.reason if f.outcome else f.reason
+            log.error("stopping: the database settings are wrong (%s); fix them and run backfill again",
+                      self.config_error)
+        self.not_started += len(self.sched.drop_all())
+
     def _abort(self) -> None:
         """A second Ctrl-C: running loads are killed; their transactions roll back in the database."""
         self.interrupted = True
@@ -145,7 +158,8 @@ class _Run:
 
 def _summary(bar: Progress, files: int, refused: list[str], run: _Run, as_json: bool) -> int:
     failed = bar.counts[Status.FAILED] + len(refused)
-    code = EXIT_INTERRUPTED if run.interrupted else EXIT_OK if failed == 0 else EXIT_DATA
+    code = (EXIT_CONFIG if run.config_error else EXIT_INTERRUPTED if run.interrupted
+            else EXIT_OK if failed == 0 else EXIT_DATA)
     if as_json:
         print(json.dumps({"files": files + len(refused), "loaded": bar.counts[Status.LOADED],
                           "already_loaded": bar.counts[Action.SKIPPED], "duplicate": bar.counts[Status.DUPLICATE],

@@ -15,14 +15,21 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 from .. import interrupts
+from ..errors import WorkerStartError
 from .work import Job, Outcome, close_kept, process
 
 log = logging.getLogger("loader.pool")
+# A worker that exits this soon after its start, this many times in a row with no job completed in
+# between, is not unlucky: it cannot start (a broken install). Respawning it forever would spin.
+EARLY_DEATH_S = 5.0
+EARLY_DEATHS_MAX = 3
 
 
 def _worker_main(conn: Connection, log_level: int, json_logs: bool) -> None:
@@ -59,6 +66,7 @@ class Worker:
     conn: Connection
     job: Job | None = None
     killed_for: str | None = None
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def pid(self) -> int:
@@ -74,11 +82,40 @@ class Finished:
 
 
 @dataclass
+class EarlyDeaths:
+    """Counts workers that died within `window_s` of their start, in a row; any completed job resets it.
+
+    A worker killed on purpose (governor, abort) is not counted: it did start.
+    """
+
+    window_s: float = EARLY_DEATH_S
+    limit: int = EARLY_DEATHS_MAX
+    count: int = 0
+
+    def completed(self) -> None:
+        self.count = 0
+
+    def died(self, age_s: float, exit_code: int | None) -> None:
+        """Book one death; WorkerStartError when it makes `limit` early ones in a row."""
+        if age_s >= self.window_s:
+            self.count = 0
+            return
+        self.count += 1
+        if self.count >= self.limit:
+            raise WorkerStartError(f"worker processes die at start: {self.count} in a row exited within "
+                                   f"{self.window_s:.0f}s of starting (last exit code {exit_code}); the "
+                                   "installation looks broken (see the worker's error above)")
+
+
+@dataclass
 class ProcessPool:
     size: int
     log_level: int = logging.WARNING
     json_logs: bool = False
+    # what a worker process runs: the real one, or in tests one that dies at start
+    target: Callable[[Connection, int, bool], None] = _worker_main
     workers: list[Worker] = field(default_factory=list)
+    early: EarlyDeaths = field(default_factory=EarlyDeaths)
 
     def __post_init__(self) -> None:
         self.ctx = multiprocessing.get_context("spawn")
@@ -87,7 +124,7 @@ class ProcessPool:
 
     def _spawn(self) -> Worker:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker_main, args=(child, self.log_level, self.json_logs),
+        proc = self.ctx.Process(target=self.target, args=(child, self.log_level, self.json_logs),
                                 name="loader-worker", daemon=True)
         proc.start()
         child.close()
@@ -118,12 +155,15 @@ class ProcessPool:
                 if outcome is not None:
                     done.append(Finished(w.job, outcome, pid=w.pid))
                     w.job = None
+                    self.early.completed()
                     continue
             if not w.proc.is_alive():
                 w.proc.join(0)
                 if w.job is not None:
                     why = w.killed_for or f"worker {w.pid} died (exit code {w.proc.exitcode}) while loading"
                     done.append(Finished(w.job, None, why, w.pid))
+                if w.killed_for is None:
+                    self.early.died(time.monotonic() - w.started, w.proc.exitcode)  # raises: stop spawning
                 log.warning("worker %s exited (code %s); starting a new one", w.pid, w.proc.exitcode)
                 w.conn.close()
                 self.workers[i] = self._spawn()

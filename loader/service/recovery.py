@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..coltypes import DONE, Status
 from ..config import RouteSettings, Settings
-from ..errors import LoaderError
+from ..errors import ConfigError, LoaderError
 from ..logs import fields
 from ..reconcile import fail_dead_loads
 from ..targets import Target, open_target
@@ -52,11 +52,17 @@ def claimed_files(route_list: list[RouteSettings]) -> Iterator[tuple[RouteSettin
 
 
 def reconcile_at_start(settings: Settings) -> None:
-    """Fail the dead loads of this host and drop the staging no load will ever use."""
+    """Fail the dead loads of this host and drop the staging no load will ever use.
+
+    A database that is out of reach is waited for later, file by file; wrong settings (a bad
+    password, a missing database) raise: the service stops at once with 78 instead of starting.
+    """
     try:
         with connected(settings) as target:
             _fail_dead_loads(target, settings.schemas.stage)
             _drop_finished_stages(target, settings.schemas.stage)
+    except ConfigError:
+        raise
     except LoaderError as e:
         log.warning("could not reconcile the tracking table at start (%s); recovery happens per file", e)
 

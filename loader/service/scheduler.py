@@ -56,6 +56,7 @@ class Step(Enum):
     RETRY = "retry"  # back at the head of its queue after a backoff
     PAUSED = "paused"  # the database is down: nothing starts until the pause ends
     GIVE_UP = "give_up"  # attempts exhausted: the caller fails the file (or calls retry_later)
+    STOP = "stop"  # the database settings are wrong: every file would fail alike; the caller stops (78)
 
 
 _ENDS = (Action.ARCHIVED, Action.FAILED, Action.GONE, Action.SKIPPED)
@@ -119,6 +120,9 @@ class Scheduler(Generic[P]):
         item.recovered = True
         if action == Action.UNAVAILABLE:
             return Step.PAUSED, self._pause(item, now)
+        if action == Action.CONFIG:  # not the file's fault and not an attempt: it waits for the fix
+            self.queues.setdefault(item.key, deque()).appendleft(item)
+            return Step.STOP, 0.0
         if action == Action.BUSY:
             return Step.RETRY, self._requeue(item, now, BUSY_WAIT_S)
         item.attempt += 1  # RETRY, or the worker died

@@ -26,8 +26,8 @@ from typing import Any, cast
 from .. import interrupts, routes
 from ..coltypes import Action
 from ..config import RouteSettings, Settings, route_load
-from ..errors import EXIT_OK, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, BadInputError, LoaderError
-from ..logs import fields
+from ..errors import EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, BadInputError, LoaderError, WorkerStartError
+from ..logs import fields, json_logs
 from ..route_read import read_pins
 from . import claim, folders, recovery, watch
 from .governor import Governor
@@ -73,9 +73,10 @@ class Supervisor:
         self.governor = Governor.of(svc)
         self.wake = watch.Waker()
         self.stop_requested = 0  # 1: drain, 2: abort
+        self.stop_code = EXIT_OK  # EXIT_CONFIG once a worker found the database settings wrong
         self.stop_deadline = 0.0
         self.pool: ProcessPool | InlinePool = (
-            InlinePool() if svc.workers == 1 else ProcessPool(svc.workers, logging.getLogger().level, _json_logs()))
+            InlinePool() if svc.workers == 1 else ProcessPool(svc.workers, logging.getLogger().level, json_logs()))
         self.events: watch.EventWaker | None = None
         self.unclaimable: dict[str, float] = {}  # inbox path -> when to try to claim it again
         self.left_behind = 0  # --once: files that could not be claimed or failed: exit 75, not 0
@@ -149,6 +150,8 @@ class Supervisor:
         while True:
             try:
                 code = self._step()
+            except WorkerStartError:
+                raise  # no worker can start: carrying on would spawn them forever (exit 70)
             except LoaderError as e:  # e.g. a folder that vanished or a full disk: log, wait, go on
                 log.error("service loop: %s", e, extra=fields(stage="error"))
                 code = None
@@ -183,7 +186,7 @@ class Supervisor:
         self.live.turn(self, time.monotonic())
         if isinstance(self.pool, ProcessPool):
             self.governor.police(self.pool, time.monotonic())
-        if self.pool.busy():
+        if self.pool.busy() or isinstance(self.pool, ProcessPool):  # idle workers that die are seen too
             for finished in self.pool.wait(TICK_S, self.wake):
                 self._finish(finished)
         else:
@@ -196,7 +199,7 @@ class Supervisor:
             self.live.stopping()
         if not self.sched.running:  # checked first: a second signal after the drain aborts nothing
             log.info("stopped: no load running", extra=fields(stage="stop", **self.tally.counts()))
-            return EXIT_OK
+            return self.stop_code
         if self.stop_requested >= 2 or now >= self.stop_deadline:
             return self._abort()
         return None
@@ -329,6 +332,18 @@ class Supervisor:
             self._log_retry(item, delay, reason)
         elif step is Step.GIVE_UP:
             self._give_up(item, reason)
+        elif step is Step.STOP:
+            self._config_stop(reason)
+
+    def _config_stop(self, reason: str) -> None:
+        """Wrong database settings fail every file alike: none goes to failed/, the loads drain, exit 78."""
+        if self.stop_code != EXIT_CONFIG:
+            log.error("stopping: the database settings are wrong (%s); fix them and start again", reason,
+                      extra=fields(stage="stop"))
+        self.stop_code = EXIT_CONFIG
+        if not self.stop_requested:
+            self.stop_requested = 1
+            self.stop_deadline = time.monotonic() + self.settings.service.stop_timeout_s
 
     def _pull_done(self, f: Pull, out: Outcome | None, reason: str) -> None:
         """A source's run ended (or its retries did): book it and schedule the next run."""
@@ -384,18 +399,12 @@ class Supervisor:
         self.sched.running.clear()
         if not returned:
             log.info("stopped: every load had finished", extra=fields(stage="stop", **self.tally.counts()))
-            return EXIT_OK
-        return EXIT_TEMPFAIL
+            return self.stop_code
+        return self.stop_code or EXIT_TEMPFAIL
 
     def _give_back(self, f: File | Pull) -> bool:
         """True when the file's load was cut short (back to inbox/, or left for the next start)."""
         if isinstance(f, Pull) or f.claimed is None or not os.path.lexists(f.claimed):
             return False  # a source's run rolled back: nothing to put back
         return recovery.give_back(route_settings(self.settings, f.dest.schema), f.route.root, f.claimed)
-
-
-def _json_logs() -> bool:
-    from ..logs import JsonFormatter
-
-    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
 

@@ -22,7 +22,7 @@ from typing import Any
 from .. import filenames, logs
 from ..coltypes import DONE, Action, Mode, Status
 from ..config import Settings
-from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, LoaderError, NoInputError
+from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, ConfigError, LoaderError, NoInputError
 from ..load import LoadRequest, LoadResult, load_file
 from ..logs import fields
 from ..opened import Opened, RefusedInputError, open_in_root
@@ -121,6 +121,8 @@ def _load(request: LoadRequest, settings: Settings, **kwargs: Any) -> LoadResult
     """load_file on this process's kept target; a target that cannot open is load_file's own failure."""
     try:
         target = kept_target(settings)
+    except ConfigError:
+        raise  # the database settings are wrong: process() stops the service, the file is not failed
     except LoaderError:
         return load_file(request, settings, **kwargs)  # reports the failure (and its exit code) as always
     result = load_file(request, settings, target=target, **kwargs)
@@ -153,6 +155,9 @@ def process(job: Job) -> Outcome:
         return run()  # type: ignore[no-any-return]
     try:
         return _in_place(job) if job.in_place else _claimed(job)
+    except ConfigError as e:  # opening the database failed for good: it would for every file alike
+        log.error("cannot use the database: %s", e, extra=fields(file=Path(job.path).name, stage=Action.CONFIG))
+        return Outcome(job.path, Action.CONFIG, reason=str(e))
     except Exception as e:  # a bug must not kill the worker; the file waits in processing/ for a person
         log.exception("unexpected error processing %s", job.path)
         return Outcome(job.path, Action.RETRY, reason=f"internal error: {type(e).__name__}: {e}")
@@ -232,6 +237,8 @@ def _reconcile(job: Job, settings: Settings) -> dict[str, object] | Outcome | No
     try:
         with recovery.connected(settings) as target:
             return recovery.earlier_load(target, job.path, settings.schemas.stage)
+    except ConfigError:
+        raise
     except LoaderError as e:
         return Outcome(job.path, Action.UNAVAILABLE if e.transient else Action.RETRY, reason=str(e))
 
@@ -243,7 +250,10 @@ def fail_claim(job: Job, reason: str) -> Outcome:
     if fd is None:
         return Outcome(job.path, Action.BUSY, reason="another live process holds the claim")
     try:
-        earlier = _reconcile(job, route_settings(job.settings, job.schema))
+        try:
+            earlier = _reconcile(job, route_settings(job.settings, job.schema))
+        except ConfigError as e:  # the settings are at fault, not the file: it waits in processing/
+            return Outcome(job.path, Action.RETRY, reason=str(e))
         if isinstance(earlier, dict):  # it did commit before dying: archive, never fail a loaded file
             return Outcome(job.path, Action.ARCHIVED, moved_to=str(folders.archive(job.root, path, _today())))
         return _fail(job, path, None, reason)
@@ -278,6 +288,8 @@ def _in_place(job: Job) -> Outcome:
     try:
         with recovery.connected(settings) as target:
             done = recovery.loaded_from(target, job.path, job.schema, job.table)
+    except ConfigError:
+        raise
     except LoaderError as e:
         return Outcome(job.path, Action.UNAVAILABLE if e.transient else Action.RETRY, reason=str(e))
     if done is not None:
