@@ -118,3 +118,13 @@ def test_backfill_of_a_missing_folder_is_no_input(sqlite_db: Db, tmp_path: Path)
     out = subprocess.run([sys.executable, "-m", "loader", "--db", sqlite_db.url, "backfill",
                           str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 66 and "no such folder" in out.stderr, out.stderr
+
+
+def test_run_with_a_root_that_is_a_file_or_under_a_missing_folder_is_a_config_error(sqlite_db: Db,
+                                                                                    tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    for root in (tmp_path / "f", tmp_path / "missing" / "drop"):
+        out = subprocess.run([sys.executable, "-m", "loader", "--db", sqlite_db.url, "run", "--root", str(root),
+                              "--once"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 78 and "route root" in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "missing").exists()

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import filenames
+from ..errors import ConfigError
 
 INBOX, PROCESSING, ARCHIVE, FAILED = "inbox", "processing", "archive", "failed"
 LOCK_NAME = ".claim.lock"  # the claim lock (claim.py); a move out of processing/ removes it
@@ -52,8 +53,19 @@ def inside(root: str, path: str) -> bool:
 
 # -- the folders --------------------------------------------------------------------------------
 def ensure_layout(root: str) -> None:
-    for sub in (INBOX, PROCESSING, ARCHIVE, FAILED):
-        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    """The route's folders, made inside its root; a root that is a file, or whose parent folder does
+    not exist (a typo), is a configuration error rather than a tree created somewhere unexpected."""
+    parent = os.path.dirname(os.path.abspath(root))
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ConfigError(f"route root {root} is a file, not a folder (the folder holding inbox/)")
+    if not os.path.isdir(root) and not os.path.isdir(parent):
+        raise ConfigError(f"route root {root}: the folder {parent} does not exist (the loader makes the root's "
+                          "own folder and its inbox/, processing/, archive/, failed/, not the folders above it)")
+    try:
+        for sub in (INBOX, PROCESSING, ARCHIVE, FAILED):
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"route root {root}: cannot make its folders: {e.strerror or e}") from None
     check_layout(root)
 
 
