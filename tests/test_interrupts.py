@@ -55,6 +55,7 @@ def test_ctrl_c_on_the_service_drains_and_fails_no_file(db: Db, tmp_path: Path) 
         os.killpg(svc.pid, signal.SIGINT)
         assert svc.proc is not None and svc.proc.wait(timeout=120) == EXIT_OK, svc.log()[-3000:]
     assert files_in(root, "failed") == [], svc.log()[-3000:]
+    assert "draining" in svc.log() and "signal again to abort" in svc.log()  # said at once, not a silent wait
     rows = tracking(db)
     assert rows and all(r["status"] == "loaded" for r in rows), [(r["status"], r["error"]) for r in rows]
     assert db.staging_leftovers() == []

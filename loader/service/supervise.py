@@ -197,6 +197,10 @@ class Supervisor:
         if self.live.ready:
             self.live.ready = False  # /readyz answers 503 while draining: send no new uploads here
             self.live.stopping()
+            if self.sched.running:  # said once, at once: a silent drain looks like a hang
+                log.warning("stopping: draining %d running load(s) for up to %.0fs; signal again to abort them",
+                            len(self.sched.running), max(0.0, self.stop_deadline - now),
+                            extra=fields(stage="drain"))
         if not self.sched.running:  # checked first: a second signal after the drain aborts nothing
             log.info("stopped: no load running", extra=fields(stage="stop", **self.tally.counts()))
             return self.stop_code
