@@ -13,6 +13,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from loader.load import LoadRequest, load_file
 from loader.service import claim, folders, work
 
 from .conftest import Db
-from .service import FAST, Service, archived, tracking, wait_until
+from .service import FAST, Service, archived, bulk_loading, tracking, wait_until
 
 ROWS = 3000
 APPENDS = 5
@@ -96,8 +97,10 @@ def test_links_inside_the_root_and_relative_or_dangling_links_are_refused(tmp_pa
     assert "t" not in _tables(sqlite_db)
 
 
-def _writer(path: Path, first: int, more: int, root: Path, log: list[str]) -> threading.Thread:
-    """Keeps its descriptor open: writes, pauses past stable_s (until the service claims it), appends."""
+def _writer(path: Path, first: int, more: int, root: Path, log: list[str],
+            loading: Callable[[], object] = lambda: True) -> threading.Thread:
+    """Keeps its descriptor open: writes, pauses past stable_s (until the service claims it and, with
+    `loading`, until the load is under way, so the appends land while it reads), appends."""
     def write() -> None:
         with open(path, "w") as f:
             f.write("id,label,amount\n" + "".join(f"{i},row {i},{i}.25\n" for i in range(first)))
@@ -106,6 +109,8 @@ def _writer(path: Path, first: int, more: int, root: Path, log: list[str]) -> th
             while not any((root / "processing").glob("*/grow.csv")) and time.monotonic() < deadline:
                 time.sleep(0.005)
             log.append("claimed")
+            while not loading() and time.monotonic() < deadline:
+                time.sleep(0.005)
             for part in range(APPENDS):  # for over a second: the load is under way for some of them
                 time.sleep(0.05 if part == 0 else 0.3)
                 start = first + part * more
@@ -124,7 +129,7 @@ def test_a_file_still_written_after_its_claim_is_never_published_partially(tmp_p
     first, more = 200_000, 20_000
     log: list[str] = []
     path = root / "inbox" / "grow.csv"
-    writer = _writer(path, first, more, root, log)
+    writer = _writer(path, first, more, root, log, loading=lambda: bulk_loading(db))
     with Service(db, root, "--root", str(root), *FAST) as svc:
         wait_until(lambda: "grow.csv" in archived(root), 120, "the complete file to be loaded", svc)
         writer.join()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 import time
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from .conftest import Db
 
 def make(path: Path, kind: str) -> None:
     if kind == "random":
-        path.write_bytes(os.urandom(3 << 20))
+        path.write_bytes(random.Random(3).randbytes(3 << 20))  # seeded: a failure can be re-run as it was
     elif kind == "one_long_line":  # stands for the 2 GB line: longer than the whole sample
         with open(path, "wb") as f:
             f.write(b"a,b,c\n")
