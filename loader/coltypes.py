@@ -111,7 +111,20 @@ class Column:
     source_name: str = ""  # the header as written in the file
     nullable: bool = True
     parse: str | None = None  # a locale format read as text then converted (see convert.py)
+    nulls: tuple[str, ...] = ()  # values that mean NULL in this column (a route's null = [...])
+    trim: bool = False  # surrounding spaces removed before the value is converted
 
-    def as_dict(self) -> dict[str, str]:
-        out = {"name": self.name, "source_name": self.source_name, "type": str(self.type)}
-        return out | ({"format": self.parse} if self.parse else {})
+    @property
+    def converted(self) -> bool:
+        """Read as text first and converted by convert.py: a locale format, NULL markers or trimming."""
+        return bool(self.parse or self.nulls or self.trim)
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"name": self.name, "source_name": self.source_name, "type": str(self.type)}
+        if self.parse:
+            out["format"] = self.parse
+        if self.nulls:
+            out["null"] = list(self.nulls)
+        if self.trim:
+            out["trim"] = True
+        return out

@@ -19,7 +19,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from . import lineage, redact
+from . import lineage, mapping, redact
 from .coltypes import Mode
 from .errors import ConfigError, LoaderError
 from .naming import check_identifier
@@ -136,6 +136,11 @@ class RouteSettings:
     json_key: str = field(default="", metadata={"doc": "JSON: the key of a document's array of records"})
     member: str = field(default="", metadata={"doc": "zip: the one member to load"})
     types: dict[str, str] = field(default_factory=dict, metadata={"doc": "column = type pins, as --type"})
+    # how the file's columns become the table's (mapping.py): header = { name, type, format, null, trim, value }
+    columns: dict[str, Any] = field(default_factory=dict, metadata={
+        "doc": "per column: target name, type, format, NULL markers, trim, or a value from the file name"})
+    unknown_columns: str = field(default="keep", metadata={"doc": "a column `columns` does not name: keep | drop "
+                                                                  "| fail"})
 
 
 @dataclass
@@ -251,6 +256,10 @@ def _routes(values: Any, source: str) -> list[RouteSettings]:
                 if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"{source}: {where} must be a non-empty list of globs, got {value!r}")
                 route.patterns = value
+            elif key == "columns":
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{source}: {where} must be a table: [routes.columns] \"header\" = {{ ... }}")
+                route.columns = dict(value)
             elif key == "types":
                 if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                     raise ConfigError(f"{source}: {where} must be a table of column = \"type\", got {value!r}")
@@ -514,9 +523,21 @@ def check_route(route: RouteSettings) -> None:
             rx = re.compile(route.table_regex)
         except re.error as e:
             raise ConfigError(f"table_regex {route.table_regex!r} is not a valid regex: {e}") from None
-        unknown = set(rx.groupindex) - {"table", "mode", "date"}
-        if unknown:
-            raise ConfigError(f"table_regex: unknown named groups {sorted(unknown)}; use table, mode, date")
+        unused = set(rx.groupindex) - {"table", "mode", "date"} - _value_fields(route)
+        if unused:
+            raise ConfigError(f"table_regex: named groups {sorted(unused)} are used nowhere: table, mode and date "
+                              "name the table, mode and date; others fill a column's value (columns.X.value)")
+    route_mapping(route)
+
+
+def route_mapping(route: RouteSettings) -> mapping.Mapping:
+    """The route's columns (and types) as the load applies them; ConfigError naming the entry."""
+    return mapping.parse(route.columns, route.types, route.unknown_columns, route.table_regex, "columns")
+
+
+def _value_fields(route: RouteSettings) -> set[str]:
+    return {f for c in route.columns.values() if isinstance(c, dict) and isinstance(c.get("value"), str)
+            for f in mapping.template_fields(c["value"])}
 
 
 def redact_url(url: str) -> str:

@@ -22,18 +22,34 @@ _SPACES = " \u00a0\u202f"  # group separators of decimal-comma locales, besides 
 def cast(arr: pa.Array, col: Column) -> pa.Array:
     """Text to the column's type the way the CSV reader would parse it; pa.ArrowInvalid on a bad value."""
     typ = col.type.arrow()
+    arr = clean(arr, col)
     if col.parse:
         return convert(arr, col.type.kind, col.parse, typ)
     if pa.types.is_string(arr.type) and pa.types.is_string(typ):
         return arr
+    if col.converted and pa.types.is_string(arr.type):  # read as text for trim or NULL markers: "" is no value
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     if pa.types.is_boolean(typ):
         return to_bool(arr)
     return pc.cast(arr, typ)
 
 
 def convert_column(arr: pa.Array, col: Column) -> pa.Array:
-    """A column the reader parsed as text because of its locale format; others pass unchanged."""
-    return convert(arr, col.type.kind, col.parse, col.type.arrow()) if col.parse else arr
+    """A column the reader parsed as text because of its locale format, NULL markers or trimming;
+    others pass unchanged."""
+    return cast(arr, col) if col.converted else arr
+
+
+def clean(arr: pa.Array, col: Column) -> pa.Array:
+    """A route's trim and NULL markers, applied to text before any conversion (so " N/A " is NULL
+    under trim = true and null = ["N/A"]); values of other types pass unchanged."""
+    if not (col.trim or col.nulls) or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return arr
+    if col.trim:
+        arr = pc.utf8_trim_whitespace(arr)
+    if col.nulls:
+        arr = pc.if_else(pc.is_in(arr, pa.array(list(col.nulls), arr.type)), pa.scalar(None, arr.type), arr)
+    return arr
 
 
 def convert(arr: pa.Array, kind: str, parse: str, typ: pa.DataType) -> pa.Array:

@@ -52,9 +52,10 @@ class Values:
 
 
 def added(reader: pa.RecordBatchReader, extra: Sequence[Column], values: Values | None,
-          number_as: str | None = None) -> pa.RecordBatchReader:
-    """The batches with `extra` columns appended (lineage values, and the row number under `number_as`
-    too when merge needs it in staging), typed as the table will hold them."""
+          number_as: str | None = None, fixed: dict[str, pa.Scalar] | None = None) -> pa.RecordBatchReader:
+    """The batches with `extra` columns appended (a route's value columns from `fixed`, lineage values,
+    and the row number under `number_as` too when merge needs it in staging), typed as the table will
+    hold them."""
     fields = [pa.field(c.name, c.type.arrow()) for c in extra]
     if number_as and number_as not in {c.name for c in extra}:
         fields.append(pa.field(number_as, pa.int64()))
@@ -66,7 +67,8 @@ def added(reader: pa.RecordBatchReader, extra: Sequence[Column], values: Values 
         start = 1
         for batch in reader:
             n = batch.num_rows
-            arrays = [_array(f, n, start, values) for f in fields]
+            arrays = [pa.repeat(fixed[f.name], n) if fixed and f.name in fixed else _array(f, n, start, values)
+                      for f in fields]
             start += n
             yield pa.RecordBatch.from_arrays([*batch.columns, *arrays], schema=schema)
 

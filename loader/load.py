@@ -23,7 +23,7 @@ from typing import cast
 
 import pyarrow as pa
 
-from . import filenames, interrupts, lineage, naming, reconcile, targets
+from . import filenames, interrupts, lineage, mapping, naming, reconcile, targets
 from .coltypes import Mode, Status
 from .config import Settings
 from .errors import (
@@ -38,6 +38,7 @@ from .errors import (
     ValueTypeError,
     Where,
 )
+from .mapping import Mapped, Mapping
 from .members import combine, hashed_input, member_options, zip_members
 from .opened import InputChangedError, Opened, open_path
 from .pins import check_columns
@@ -62,6 +63,7 @@ class LoadRequest:
     route: str = "cli"
     rejects_dir: str | None = None  # where <name>.rejects.csv goes (a route's rejects/)
     keys: tuple[str, ...] = ()  # merge: the key columns rows are upserted on
+    mapping: Mapping | None = None  # a route's columns: names, types, formats, value columns (mapping.py)
 
 
 @dataclass
@@ -308,8 +310,9 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
     if req.mode == Mode.APPEND and not req.force:
         _refuse_duplicate(req, target, rec, source.path)
     reader = reader_for(source, options.format)
-    job = _Load(req, settings, target, rec, source, options, reader, _detected(reader, source, options), opened)
-    plan = _plan(job)
+    detection, mapped = _mapped(req, source, _detected(reader, source, options))
+    job = _Load(req, settings, target, rec, source, options, reader, detection, opened)
+    plan = _plan(job, mapped)
     rec.set_format(plan.read_as(job.detection).as_dict())
     rec.notes = plan.notes
     policy = RowPolicy.of(settings.load)
@@ -344,13 +347,24 @@ def _refuse_duplicate(req: LoadRequest, target: Target, rec: LoadRecord, shown: 
                                  "append it again")
 
 
-def _plan(job: _Load) -> LoadPlan:
+def _mapped(req: LoadRequest, source: Input, detection: Detection) -> tuple[Detection, Mapped | None]:
+    """The route's column mapping over what the reader found: the plan sees the table's columns."""
+    if not req.mapping:
+        return detection, None
+    name = os.path.basename(source.path)
+    mapped = mapping.apply(detection.columns, req.mapping, name, mapping.file_fields(name, req.mapping.name_regex))
+    for note in mapped.notes:
+        log.info("%s: %s", name, note)
+    return dataclasses.replace(detection, columns=mapped.columns, notes=[*detection.notes, *mapped.notes]), mapped
+
+
+def _plan(job: _Load, mapped: Mapped | None = None) -> LoadPlan:
     rec = job.rec
     mode = Mode(job.req.mode)
     adding = mode in (Mode.APPEND, Mode.MERGE)
     existing = job.target.existing_columns(rec.schema_name, rec.table_name) if adding else None
     plan = plan_load(mode, rec.table_name, job.settings, job.detection, existing, load_id=rec.load_id,
-                     direct_append=job.target.capabilities.direct_append, now=dt.datetime.now(dt.UTC))
+                     direct_append=job.target.capabilities.direct_append, now=dt.datetime.now(dt.UTC), mapped=mapped)
     if mode != Mode.MERGE:
         return plan
     load = job.settings.load
@@ -396,7 +410,9 @@ def _batches(job: _Load, plan: LoadPlan, stream: Stream) -> pa.RecordBatchReader
         return stream.reader()
     rec = job.rec
     values = lineage.Values(rec.load_id, os.path.basename(job.source.path), rec.started_at)
-    return lineage.added(stream.reader(), plan.lineage, values, ROW if plan.mode == Mode.MERGE else None)
+    fixed = {c.name: mapping.scalar(c, text, job.source.path) for c, text in zip(plan.fixed, plan.fixed_values)}
+    return lineage.added(stream.reader(), [*plan.fixed, *plan.lineage], values,
+                         ROW if plan.mode == Mode.MERGE else None, fixed)
 
 
 def _fast_path(job: _Load, plan: LoadPlan, stream: Stream, detection: Detection) -> bool:

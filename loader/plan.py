@@ -16,6 +16,7 @@ from . import lineage
 from .coltypes import Column, ColumnType, Mode
 from .config import Settings
 from .errors import BadInputError, ValueTypeError, shorten
+from .mapping import Mapped
 from .readers import Detection, widen
 from .targets.base import BACKUP_STAMP, PublishPlan, backup_name, stage_name
 from .targets.sql.merge import ROW
@@ -41,23 +42,26 @@ class LoadPlan:
     new_columns: tuple[Column, ...] = ()  # add_columns: added to the table in the publish transaction
     dropped: tuple[str, ...] = ()  # ignore: read and staged, never published
     lineage: tuple[Column, ...] = ()  # columns the loader fills (lineage.py), after the file's own
+    fixed: tuple[Column, ...] = ()  # a route's value columns (mapping.py): one value per file, before lineage
+    fixed_values: tuple[str, ...] = ()  # their text, converted to the column's type as batches pass
 
     @property
     def stage_columns(self) -> list[Column]:
         """Merge stages each row's number as well: "the last row of a key wins" needs the file's order."""
         row = [Column(ROW, ColumnType("bigint"))] if self.mode == Mode.MERGE else []
-        return [*self.columns, *self.lineage, *row]
+        return [*self.columns, *self.fixed, *self.lineage, *row]
 
     @property
     def added(self) -> tuple[Column, ...]:
-        """What the loader appends to every batch: lineage, and merge's row number."""
+        """What the loader appends to every batch: value columns, lineage, and merge's row number."""
         return tuple(self.stage_columns[len(self.columns):])
 
     def publication(self) -> PublishPlan:
         """What the target's publish transaction needs."""
         return PublishPlan(mode=self.mode, ref_schema=self.schema, bkp_schema=self.bkp_schema,
                            stage_schema=self.stage_schema, table=self.table, stage=self.stage,
-                           columns=(*(c for c in self.columns if c.name not in self.dropped), *self.lineage),
+                           columns=(*(c for c in (*self.columns, *self.fixed) if c.name not in self.dropped),
+                                    *self.lineage),
                            new_columns=self.new_columns, backups_keep=self.backups_keep,
                            backup_name=self.backup, keys=self.keys, duplicate_keys=self.duplicate_keys,
                            delete_missing=self.delete_missing, lineage=tuple(c.name for c in self.lineage))
@@ -68,25 +72,30 @@ class LoadPlan:
 
 
 def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, existing: list[Column] | None,
-              *, load_id: str, direct_append: bool, now: dt.datetime) -> LoadPlan:
+              *, load_id: str, direct_append: bool, now: dt.datetime, mapped: Mapped | None = None) -> LoadPlan:
     """`existing`: the table's columns when it exists (asked for appends only); BadInputError when
-    the input has a column the table lacks, since an append never changes the table's shape."""
+    the input has a column the table lacks, since an append never changes the table's shape.
+    `mapped`: what a route's column mapping adds (value columns) and leaves out (mapping.py)."""
     schemas = settings.schemas
     adding = Mode(mode) in (Mode.APPEND, Mode.MERGE) and existing is not None
     extra = lineage.columns(settings.load.lineage)
-    lineage.check_clash(settings.load.lineage, detection.columns, f"{schemas.ref}.{table}")
-    columns, drift = detection.columns, Drift()
+    fixed = [c for c, _ in mapped.fixed] if mapped else []
+    lineage.check_clash(settings.load.lineage, [*detection.columns, *fixed], f"{schemas.ref}.{table}")
+    columns, drift = [*detection.columns, *fixed], Drift()
     if adding and existing is not None:
-        drift = drifted(detection.columns, existing, f"{schemas.ref}.{table}", settings.load.schema_drift,
+        drift = drifted(columns, existing, f"{schemas.ref}.{table}", settings.load.schema_drift,
                         settings.load.missing_columns)
-        columns = conform([c for c in detection.columns if c.name not in drift.extra], existing,
-                          f"{schemas.ref}.{table}") + [c for c in detection.columns if c.name in drift.extra]
+        columns = [c if c.name in drift.extra else conform([c], existing, f"{schemas.ref}.{table}")[0]
+                   for c in columns]
         _has_lineage(extra, existing, f"{schemas.ref}.{table}")
     new = tuple(c for c in columns if c.name in drift.extra) if settings.load.schema_drift == "add_columns" else ()
-    dropped = drift.extra if settings.load.schema_drift == "ignore" else ()
+    dropped = (drift.extra if settings.load.schema_drift == "ignore" else ()) + (mapped.dropped if mapped else ())
+    columns, fixed = columns[:len(detection.columns)], columns[len(detection.columns):]
     return LoadPlan(mode=Mode(mode), schema=schemas.ref, table=table, columns=tuple(columns), lineage=extra,
+                    fixed=tuple(fixed), fixed_values=tuple(v for _, v in mapped.fixed) if mapped else (),
                     drift=settings.load.schema_drift, new_columns=new, dropped=dropped, notes=drift.notes,
-                    direct=adding and Mode(mode) == Mode.APPEND and direct_append and not drift.extra,
+                    direct=adding and Mode(mode) == Mode.APPEND and direct_append and not drift.extra
+                    and not dropped,
                     stage_schema=schemas.stage,
                     stage=stage_name(table, load_id), bkp_schema=schemas.bkp,
                     backup=backup_name(table, now.strftime(BACKUP_STAMP)), backups_keep=settings.load.backups_keep)
@@ -144,8 +153,8 @@ def conform(columns: list[Column], existing: list[Column] | None, qualified: str
     if extra:
         raise BadInputError(f"columns {extra} are not in {qualified} "
                             f"(it has {[c.name for c in existing]}); nothing appended")
-    return [Column(c.name, by_name[c.name].type, c.source_name,
-                   parse=c.parse if by_name[c.name].type.kind == c.type.kind else None) for c in columns]
+    return [replace(c, type=by_name[c.name].type, parse=c.parse if by_name[c.name].type.kind == c.type.kind else None)
+            for c in columns]
 
 
 def widened(plan: LoadPlan, error: ValueTypeError) -> LoadPlan | None:
@@ -156,7 +165,7 @@ def widened(plan: LoadPlan, error: ValueTypeError) -> LoadPlan | None:
         return None
     col = plan.columns[index]
     wider = widen(col.type, where.value)
-    columns = (*plan.columns[:index], Column(col.name, wider, col.source_name), *plan.columns[index + 1:])
+    columns = (*plan.columns[:index], replace(col, type=wider, parse=None), *plan.columns[index + 1:])
     note = f"column {col.name!r} widened from {col.type} to {wider}: line {where.line} has {shorten(where.value)!r}"
     return replace(plan, columns=columns, notes=(*plan.notes, note))
 

@@ -61,7 +61,7 @@ def test_a_fixed_table_wins() -> None:
     ('[[routes]]\nroot="/r"\nschema_drift="rescue"\n', "schema_drift 'rescue'"),
     ('[[routes]]\nroot="/r"\ntable="Bad Name"\n', "not a safe identifier"),
     ('[[routes]]\nroot="/r"\ntable_regex="(?P<tab>x"\n', "not a valid regex"),
-    ('[[routes]]\nroot="/r"\ntable_regex="(?P<tbl>x)"\n', "unknown named groups"),
+    ('[[routes]]\nroot="/r"\ntable_regex="(?P<tbl>x)"\n', "are used nowhere"),
     ('[[routes]]\nroot="/r"\ncolour="red"\n', r"unknown key routes\[1\]\.colour"),
     ('[[routes]]\nroot="/r"\n[[routes]]\nroot="/s"\nname="route1"\n', "used twice"),
     ('[[routes]]\nroot="/r"\nbad_rows="skip"\n', "bad_rows 'skip' is not one of"),

@@ -227,14 +227,14 @@ class Caster:
 def fast_cast(arr: pa.Array, col: Column) -> pa.Array | None:
     """The array as the column's type without a per-value search; None when some value does not fit."""
     target = col.type.arrow()
-    if arr.type == target and not col.parse:
+    if arr.type == target and not col.converted:
         return arr
     if pa.types.is_string(target):
-        return to_text(arr)
+        return cast(to_text(arr), col)  # a route's trim and NULL markers apply to text columns too
     if is_nested(arr.type) or pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
         return None
     try:
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or col.parse:
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or col.converted:
             return cast(arr.cast(pa.string()), col)
         if pa.types.is_timestamp(arr.type) and pa.types.is_timestamp(target) and bool(arr.type.tz) != bool(target.tz):
             return None  # naive and zoned times do not convert silently: the text path decides

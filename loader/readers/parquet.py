@@ -28,7 +28,7 @@ MAGIC = b"PAR1"
 
 @dataclass
 class ParquetLayout:
-    sources: dict[str, Source]  # column name -> where its values are in the file
+    sources: dict[str, Source]  # the column's name in the file (source_name) -> where its values are
     row_groups: int
 
     def as_dict(self) -> dict[str, object]:
@@ -72,7 +72,7 @@ class ParquetReader:
         f, pf = open_parquet(source)
         with f:
             columns, sources = arrow_columns(pf.schema_arrow)
-            layout = ParquetLayout(dict(zip((c.name for c in columns), sources)), pf.metadata.num_row_groups)
+            layout = ParquetLayout(dict(zip((c.source_name for c in columns), sources)), pf.metadata.num_row_groups)
             return base.Detection(self.format, columns, layout, n_rows=pf.metadata.num_rows)
 
     def stream(self, source: base.Input, detection: base.Detection, options: base.ReadOptions,
@@ -89,7 +89,8 @@ class ParquetStream(RecordStream):
         super().__init__(source.path, detection.columns, policy)
         self.source, self.batch_rows = source, batch_rows
         layout: ParquetLayout = detection.layout
-        self.sources = [layout.sources.get(c.name, Source(c.source_name or c.name)) for c in self.columns]
+        # by the name in the file: a route's mapping may rename the column
+        self.sources = [layout.sources.get(c.source_name, Source(c.source_name or c.name)) for c in self.columns]
 
     def _read(self) -> Iterator[pa.RecordBatch]:
         f, pf = open_parquet(self.source)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .. import routes
 from ..coltypes import DONE, Action, Status
-from ..config import RouteSettings, Settings, route_load
+from ..config import RouteSettings, Settings, route_load, route_mapping
 from ..errors import EXIT_CONFIG, EXIT_DATA, EXIT_INTERRUPTED, EXIT_OK, BadInputError, NoInputError
 from ..route_read import read_pins
 from . import folders
@@ -179,7 +179,8 @@ def _dispatch(sched: Scheduler[Entry], pool: ProcessPool | InlinePool, settings:
         e = item.payload
         pool.submit(worker, Job(e.path, os.path.dirname(e.path), route.name, e.dest.schema, e.dest.table,
                                 e.dest.mode, settings, attempt=item.attempt, last_try=sched.last_try(item),
-                                in_place=True, load=route_load(route), read=read_pins(route)))
+                                in_place=True, load=route_load(route), read=read_pins(route),
+                                mapping=route_mapping(route)))
         if isinstance(pool, InlinePool):
             return  # inline: run it now, then look again
 

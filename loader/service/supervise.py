@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from .. import interrupts, routes
 from ..coltypes import Action
-from ..config import RouteSettings, Settings, route_load
+from ..config import RouteSettings, Settings, route_load, route_mapping
 from ..errors import EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, BadInputError, LoaderError, WorkerStartError
 from ..logs import fields, json_logs
 from ..route_read import read_pins
@@ -313,7 +313,8 @@ class Supervisor:
         f = cast(File, item.payload)
         return Job(str(f.claimed), f.route.root, f.route.name, f.dest.schema, f.dest.table, f.dest.mode,
                    self.settings, attempt=item.attempt, last_try=self.sched.last_try(item),
-                   recovered=item.recovered, load=route_load(f.route), read=read_pins(f.route))
+                   recovered=item.recovered, load=route_load(f.route), read=read_pins(f.route),
+                   mapping=route_mapping(f.route))
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _finish(self, done: Finished) -> None:

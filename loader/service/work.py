@@ -25,6 +25,7 @@ from ..config import Settings
 from ..errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, ConfigError, LoaderError, NoInputError
 from ..load import LoadRequest, LoadResult, load_file
 from ..logs import fields
+from ..mapping import Mapping
 from ..opened import Opened, RefusedInputError, open_in_root
 from ..readers import ReadOptions
 from ..targets import Target, open_target
@@ -48,6 +49,7 @@ class Job:
     in_place: bool = False  # backfill: load without moving the file
     load: dict[str, Any] = field(default_factory=dict)  # the route's load.* overrides (route_load)
     read: dict[str, Any] = field(default_factory=dict)  # what the route pins for reading (route_read.py)
+    mapping: Mapping | None = None  # the route's columns (mapping.py)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -206,7 +208,8 @@ def _opened(job: Job, path: Path, opened: Opened) -> Outcome:
             dst = folders.archive(job.root, path, _today())
             return Outcome(job.path, Action.ARCHIVED, moved_to=str(dst), reason=f"already {earlier['status']} "
                            f"(load {earlier['load_id']}); archived without loading again")
-    request = LoadRequest(str(path), job.table, job.mode, route=job.route, rejects_dir=rejects_dir(job.root, path))
+    request = LoadRequest(str(path), job.table, job.mode, route=job.route, rejects_dir=rejects_dir(job.root, path),
+                          mapping=job.mapping)
     return _after_load(job, path, _load(request, settings, options=ReadOptions(**job.read), opened=opened,
                                          shown_as=path.name))
 
@@ -294,7 +297,7 @@ def _in_place(job: Job) -> Outcome:
         return Outcome(job.path, Action.UNAVAILABLE if e.transient else Action.RETRY, reason=str(e))
     if done is not None:
         return Outcome(job.path, Action.SKIPPED, reason=f"already {done['status']} (load {done['load_id']})")
-    result = _load(LoadRequest(job.path, job.table, job.mode, route=job.route), settings,
+    result = _load(LoadRequest(job.path, job.table, job.mode, route=job.route, mapping=job.mapping), settings,
                    options=ReadOptions(**job.read))
     if result.status in DONE:
         return Outcome(job.path, Action.ARCHIVED, result)

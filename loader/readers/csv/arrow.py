@@ -41,7 +41,7 @@ def convert_options(columns: Sequence[Column], as_text: bool = False) -> pacsv.C
     # Only an unquoted empty field is NULL: "NA", "NULL", "N/A" are values (a country code,
     # a product name) and a quoted "" is an empty string, not a missing one.
     return pacsv.ConvertOptions(
-        column_types={c.name: pa.string() if as_text or c.parse else c.type.arrow() for c in columns},
+        column_types={c.name: pa.string() if as_text or c.converted else c.type.arrow() for c in columns},
         include_columns=[c.name for c in columns],
         null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
         true_values=TRUE_VALUES, false_values=FALSE_VALUES,

@@ -176,7 +176,7 @@ def why_not_raw(csv: CsvSource, policy: RowPolicy) -> str | None:
         (layout.strip_nul, "NUL characters to strip"),
         (bool(layout.extra_columns), "columns that are not loaded"),
         (csv.width < 2, "one column (a blank line would be a row for COPY)"),
-        (any(c.parse for c in csv.columns), "locale formats"),
+        (any(c.converted for c in csv.columns), "locale formats, NULL markers or trimming"),
         (any(c.type.kind not in _EXACT_KINDS for c in csv.columns), "a column type"),
     ]
     return next((why for failed, why in checks if failed), None)

@@ -48,7 +48,7 @@ def _parse(data: bytes, names: list[str], layout: CsvLayout, columns: list[Colum
     table = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
                            parse_options=parse_options(layout), convert_options=convert_options(columns))
     for col in columns:
-        if col.parse:
+        if col.converted:
             convert_column(table.column(col.name).combine_chunks(), col)
 
 

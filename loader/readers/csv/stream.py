@@ -113,7 +113,7 @@ class CsvStream:
             yield from self._rejecting_batches()
 
     def _fast_batches(self) -> Iterator[pa.RecordBatch]:
-        converts = any(c.parse for c in self.csv.columns)
+        converts = any(c.converted for c in self.csv.columns)
         with open_table(self.csv) as data:
             for batch in open_csv(data, self.csv, block_size=self.block_size):
                 batch = self._convert(batch) if converts else batch
