@@ -59,9 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("file", help="the file to load (CSV/TSV, JSON lines, Parquet, Excel, XML; compressed too); "
                                  "'-' reads standard input (with --table)")
     lp.add_argument("--table", help="target table (default: from the file name)")
-    lp.add_argument("--mode", choices=[str(m) for m in MODES], default="fullload",
-                    help="fullload replaces the table (old version kept in bkp); append adds the rows; "
+    lp.add_argument("--mode", choices=[str(m) for m in MODES],
+                    help="fullload (default) replaces the table (old version kept in bkp); append adds the rows; "
                          "merge updates rows by --key and inserts new keys")
+    lp.add_argument("--route", metavar="NAME|FILE.toml",
+                    help="load as this route would (its table rule, mode, read pins, columns, load settings): "
+                         "a route of the config, or a .toml file holding one; flags given here still win")
     lp.add_argument("--key", action="append", default=[],
                     help="merge: a key column (repeat, or id,day; load.key)")
     lp.add_argument("--delete-missing", action="store_true",
@@ -120,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("file", help="the file to look at; nothing is loaded")
     shown = dp.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="everything detected, as JSON")
-    shown.add_argument("--toml", action="store_true", help="TOML to paste into a route (the default)")
+    shown.add_argument("--toml", action="store_true", help="a [[routes]] block to paste into conf/loader.toml "
+                                                            "(the default)")
+    dp.add_argument("--route", metavar="NAME|FILE.toml", help="read as this route reads (its pins and columns); "
+                    "the block printed is that route with what was detected added")
     _add_format_flags(dp)
     for command in sub.choices.values():  # each command's --help ends with the examples and exit codes too
         command.epilog, command.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter

@@ -238,6 +238,11 @@ def _apply(settings: Settings, data: dict[str, Any], source: str) -> None:
             settings.origins[f"{section}.{key}"] = source
 
 
+def parse_routes(values: Any, source: str) -> list[RouteSettings]:
+    """Route tables as read from TOML (a `--route FILE.toml` too), each key checked."""
+    return _routes(values, source)
+
+
 def _routes(values: Any, source: str) -> list[RouteSettings]:
     """[[routes]] tables in TOML; each key checked like any other section's."""
     if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):

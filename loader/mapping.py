@@ -258,6 +258,10 @@ def as_toml(columns: list[Column]) -> dict[str, Any]:
         entry: dict[str, Any] = {"type": str(c.type)}
         if c.parse and c.parse != "empty_null":
             entry["format"] = c.parse
+        if c.nulls:
+            entry["null"] = list(c.nulls)
+        if c.trim:
+            entry["trim"] = True
         if c.source_name and c.name != _safe(c.source_name):
             entry["name"] = c.name
         out[key] = entry if len(entry) > 1 else str(c.type)

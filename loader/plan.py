@@ -82,14 +82,15 @@ def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, 
     fixed = [c for c, _ in mapped.fixed] if mapped else []
     lineage.check_clash(settings.load.lineage, [*detection.columns, *fixed], f"{schemas.ref}.{table}")
     columns, drift = [*detection.columns, *fixed], Drift()
+    unmapped = mapped.dropped if mapped else ()  # read, never published: the table's shape ignores them
     if adding and existing is not None:
-        drift = drifted(columns, existing, f"{schemas.ref}.{table}", settings.load.schema_drift,
-                        settings.load.missing_columns)
-        columns = [c if c.name in drift.extra else conform([c], existing, f"{schemas.ref}.{table}")[0]
-                   for c in columns]
+        drift = drifted([c for c in columns if c.name not in unmapped], existing, f"{schemas.ref}.{table}",
+                        settings.load.schema_drift, settings.load.missing_columns)
+        columns = [c if c.name in drift.extra or c.name in unmapped
+                   else conform([c], existing, f"{schemas.ref}.{table}")[0] for c in columns]
         _has_lineage(extra, existing, f"{schemas.ref}.{table}")
     new = tuple(c for c in columns if c.name in drift.extra) if settings.load.schema_drift == "add_columns" else ()
-    dropped = (drift.extra if settings.load.schema_drift == "ignore" else ()) + (mapped.dropped if mapped else ())
+    dropped = (drift.extra if settings.load.schema_drift == "ignore" else ()) + unmapped
     columns, fixed = columns[:len(detection.columns)], columns[len(detection.columns):]
     return LoadPlan(mode=Mode(mode), schema=schemas.ref, table=table, columns=tuple(columns), lineage=extra,
                     fixed=tuple(fixed), fixed_values=tuple(v for _, v in mapped.fixed) if mapped else (),

@@ -42,6 +42,7 @@ def test_detect_prints_toml_that_parses_for_any_header(tmp_path: Path) -> None:
     for flags in ((), ("--toml",)):
         out = cli("detect", str(path), *flags)
         assert out.returncode == EXIT_OK, out.stderr
-        doc = tomllib.loads(out.stdout)
-        assert doc["format"] == "csv" and doc["delimiter"] == "," and doc["has_header"] is True
-        assert len(doc["columns"]) == 4 and doc["columns"][next(iter(doc["columns"]))] == "bigint"
+        route = tomllib.loads(out.stdout)["routes"][0]
+        assert route["format"] == "csv" and route["delimiter"] == "," and route["header"] == "true"
+        assert list(route["columns"]) == ["größe", 'say "hi"', "a b", "x=y"]
+        assert route["columns"]["größe"] == "bigint"
