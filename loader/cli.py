@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "a route of the config, or a .toml file holding one; flags given here still win")
     lp.add_argument("--key", action="append", default=[],
                     help="merge: a key column (repeat, or id,day; load.key)")
+    lp.add_argument("--widen-types", action="store_true",
+                    help="append/merge: widen a table column the file needs wider (load.widen_types)")
     lp.add_argument("--delete-missing", action="store_true",
                     help="merge: also delete the rows whose key the file lacks (load.delete_missing)")
     lp.add_argument("--duplicate-keys", choices=["last", "first", "fail"],
@@ -250,6 +252,7 @@ def _service_flags(args: argparse.Namespace) -> dict[str, Any]:
         keys = [k.strip() for arg in args.key for k in arg.split(",") if k.strip()]
         flags |= {"load.key": keys} if keys else {}
         flags |= {"load.delete_missing": True} if args.delete_missing else {}
+        flags |= {"load.widen_types": True} if args.widen_types else {}
         flags |= {"load.duplicate_keys": args.duplicate_keys} if args.duplicate_keys else {}
         flags |= {"load.lineage": args.lineage} if args.lineage else {}
     return flags

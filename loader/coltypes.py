@@ -104,6 +104,28 @@ class ColumnType:
 TEXT = ColumnType("text")
 
 
+def joined(old: ColumnType, new: ColumnType) -> ColumnType:
+    """The narrowest type that holds every value of both: what a table's column widens to when a
+    file needs more than it has (widen_types). Only lossless steps: integers widen to decimals that
+    keep every digit (or to float, as Delta Lake's type widening does), dates to timestamps;
+    anything else that differs meets in text. A join that is `old` needs no change."""
+    if old == new or old.kind == "text":
+        return old
+    if {old.kind, new.kind} <= {"bigint", "decimal"}:
+        scale = max(old.scale or 0, new.scale or 0)
+        digits = max(_integer_digits(old), _integer_digits(new))
+        return ColumnType("decimal", digits + scale, scale) if digits + scale <= MAX_DECIMAL_PRECISION else TEXT
+    if (old.kind, new.kind) in (("bigint", "float"), ("float", "bigint")):
+        return ColumnType("float")
+    if (old.kind, new.kind) in (("date", "timestamp"), ("timestamp", "date")):
+        return ColumnType("timestamp")
+    return TEXT
+
+
+def _integer_digits(t: ColumnType) -> int:
+    return 19 if t.kind == "bigint" else (t.precision or 0) - (t.scale or 0)
+
+
 @dataclass(frozen=True)
 class Column:
     name: str  # safe SQL identifier (see naming.py)

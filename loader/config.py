@@ -73,6 +73,8 @@ class LoadSettings:
                                                                "add_columns | ignore"})
     missing_columns: str = field(default="null", metadata={"doc": "append/merge, a table column the file lacks: "
                                                                   "null (noted) | fail"})
+    widen_types: bool = field(default=False, metadata={"doc": "append/merge: a table column the file needs wider "
+                                                              "(bigint -> decimal -> text) is widened in the publish"})
 
 
 @dataclass
@@ -125,6 +127,7 @@ class RouteSettings:
     lineage: list[str] = field(default_factory=list, metadata={"doc": "lineage columns; empty = load.lineage"})
     schema_drift: str = field(default="", metadata={"doc": "fail | add_columns | ignore; empty = load.schema_drift"})
     missing_columns: str = field(default="", metadata={"doc": "null | fail; empty = load.missing_columns"})
+    widen_types: bool = field(default=False, metadata={"doc": "widen the table's columns; false = load.widen_types"})
     # what every file of the route is read as (route_read.py); empty = detected
     format: str = field(default="", metadata={"doc": "csv | parquet | json | excel | xml | compressed"})
     encoding: str = field(default="", metadata={"doc": "e.g. cp1252; empty = detected"})
@@ -471,8 +474,9 @@ def _validate_sources(s: Settings, env: dict[str, str | None]) -> None:
         names.add(src.name)
 
 
+# route keys that override load.*
 ROUTE_LOAD_KEYS = ("bad_rows", "max_rejects", "ragged_rows", "allow_empty", "key", "duplicate_keys",
-                   "delete_missing", "lineage", "schema_drift", "missing_columns")  # route keys that override load.*
+                   "delete_missing", "lineage", "schema_drift", "missing_columns", "widen_types")
 
 
 def route_load(route: RouteSettings) -> dict[str, Any]:

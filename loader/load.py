@@ -323,11 +323,9 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
             _stage_and_publish(job, plan, policy)
             return
         except ValueTypeError as e:
-            wider = widened(plan, e) if policy.type_mismatch == "widen" else None
+            wider = widened(plan, e) if policy.type_mismatch == "widen" or plan.widen_types else None
             if wider is None:
-                if policy.type_mismatch != "widen" and e.where.column is not None:
-                    e.reason += (f"; pin the column's type (--type {e.where.column}=text) or let it widen "
-                                 "(load.type_mismatch = \"widen\")")
+                e.reason += _widen_hint(plan, policy, e.where.column)
                 raise
             log.info("%s: %s", e.where.file, wider.notes[-1])
             plan = wider
@@ -336,6 +334,19 @@ def _load_locked(req: LoadRequest, settings: Settings, target: Target, rec: Load
         finally:
             if not plan.direct:
                 _drop_stage(target, plan.stage_schema, plan.stage)
+
+
+def _widen_hint(plan: LoadPlan, policy: RowPolicy, column: str | None) -> str:
+    """What would let a value that does not fit its column load: said where the refusal is."""
+    table = dict(plan.table_types)
+    if column is None or column in plan.keys:
+        return ""
+    if column in table:
+        return "" if plan.widen_types else (f"; {plan.schema}.{plan.table}.{column} is {table[column]}: "
+                                            "widen_types = true (--widen-types) widens it")
+    if policy.type_mismatch != "widen":
+        return f"; pin the column's type (--type {column}=text) or let it widen (load.type_mismatch = \"widen\")"
+    return ""
 
 
 def _refuse_duplicate(req: LoadRequest, target: Target, rec: LoadRecord, shown: str) -> None:
@@ -363,15 +374,16 @@ def _plan(job: _Load, mapped: Mapped | None = None) -> LoadPlan:
     mode = Mode(job.req.mode)
     adding = mode in (Mode.APPEND, Mode.MERGE)
     existing = job.target.existing_columns(rec.schema_name, rec.table_name) if adding else None
+    load = job.settings.load
+    keys = (job.req.keys or tuple(load.key)) if mode == Mode.MERGE else ()
+    if mode == Mode.MERGE and not keys:
+        raise UsageError("merge needs the key columns: --key id (or the route's key = [\"id\"], load.key)")
     plan = plan_load(mode, rec.table_name, job.settings, job.detection, existing, load_id=rec.load_id,
-                     direct_append=job.target.capabilities.direct_append, now=dt.datetime.now(dt.UTC), mapped=mapped)
+                     direct_append=job.target.capabilities.direct_append, now=dt.datetime.now(dt.UTC), mapped=mapped,
+                     keys=keys)
     if mode != Mode.MERGE:
         return plan
-    load = job.settings.load
-    keys = job.req.keys or tuple(load.key)
-    if not keys:
-        raise UsageError("merge needs the key columns: --key id (or the route's key = [\"id\"], load.key)")
-    return dataclasses.replace(plan, keys=keys, duplicate_keys=load.duplicate_keys, delete_missing=load.delete_missing)
+    return dataclasses.replace(plan, duplicate_keys=load.duplicate_keys, delete_missing=load.delete_missing)
 
 
 def _drop_stage(target: Target, schema: str, stage: str) -> None:

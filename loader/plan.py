@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from . import lineage
-from .coltypes import Column, ColumnType, Mode
+from .coltypes import Column, ColumnType, Mode, joined
 from .config import Settings
 from .errors import BadInputError, ValueTypeError, shorten
 from .mapping import Mapped
@@ -44,6 +44,15 @@ class LoadPlan:
     lineage: tuple[Column, ...] = ()  # columns the loader fills (lineage.py), after the file's own
     fixed: tuple[Column, ...] = ()  # a route's value columns (mapping.py): one value per file, before lineage
     fixed_values: tuple[str, ...] = ()  # their text, converted to the column's type as batches pass
+    table_types: tuple[tuple[str, ColumnType], ...] = ()  # append/merge: the existing table's column types
+    widen_types: bool = False  # a table column the file needs wider is widened in the publish transaction
+
+    @property
+    def retyped(self) -> tuple[tuple[Column, ColumnType], ...]:
+        """The table's columns this load widens (widen_types), each with the type it has now."""
+        have = dict(self.table_types)
+        return tuple((c, have[c.name]) for c in (*self.columns, *self.fixed)
+                     if c.name in have and c.name not in self.dropped and c.type != have[c.name])
 
     @property
     def stage_columns(self) -> list[Column]:
@@ -64,7 +73,8 @@ class LoadPlan:
                                     *self.lineage),
                            new_columns=self.new_columns, backups_keep=self.backups_keep,
                            backup_name=self.backup, keys=self.keys, duplicate_keys=self.duplicate_keys,
-                           delete_missing=self.delete_missing, lineage=tuple(c.name for c in self.lineage))
+                           delete_missing=self.delete_missing, lineage=tuple(c.name for c in self.lineage),
+                           retype=self.retyped)
 
     def read_as(self, detection: Detection) -> Detection:
         """The detection the reader streams with: the plan's columns, every note."""
@@ -72,9 +82,10 @@ class LoadPlan:
 
 
 def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, existing: list[Column] | None,
-              *, load_id: str, direct_append: bool, now: dt.datetime, mapped: Mapped | None = None) -> LoadPlan:
-    """`existing`: the table's columns when it exists (asked for appends only); BadInputError when
-    the input has a column the table lacks, since an append never changes the table's shape.
+              *, load_id: str, direct_append: bool, now: dt.datetime, mapped: Mapped | None = None,
+              keys: tuple[str, ...] = ()) -> LoadPlan:
+    """`existing`: the table's columns when it exists (asked for appends and merges); a column the
+    table lacks follows the drift policy, a column the file needs wider the widen_types setting.
     `mapped`: what a route's column mapping adds (value columns) and leaves out (mapping.py)."""
     schemas = settings.schemas
     adding = Mode(mode) in (Mode.APPEND, Mode.MERGE) and existing is not None
@@ -86,13 +97,16 @@ def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, 
     if adding and existing is not None:
         drift = drifted([c for c in columns if c.name not in unmapped], existing, f"{schemas.ref}.{table}",
                         settings.load.schema_drift, settings.load.missing_columns)
+        widen = settings.load.widen_types
         columns = [c if c.name in drift.extra or c.name in unmapped
-                   else conform([c], existing, f"{schemas.ref}.{table}")[0] for c in columns]
+                   else fit(c, existing, widen and c.name not in keys) for c in columns]
         _has_lineage(extra, existing, f"{schemas.ref}.{table}")
     new = tuple(c for c in columns if c.name in drift.extra) if settings.load.schema_drift == "add_columns" else ()
     dropped = (drift.extra if settings.load.schema_drift == "ignore" else ()) + unmapped
     columns, fixed = columns[:len(detection.columns)], columns[len(detection.columns):]
-    return LoadPlan(mode=Mode(mode), schema=schemas.ref, table=table, columns=tuple(columns), lineage=extra,
+    table_types = tuple((c.name, c.type) for c in existing) if adding and existing is not None else ()
+    plan = LoadPlan(keys=keys, table_types=table_types, widen_types=settings.load.widen_types,
+                    mode=Mode(mode), schema=schemas.ref, table=table, columns=tuple(columns), lineage=extra,
                     fixed=tuple(fixed), fixed_values=tuple(v for _, v in mapped.fixed) if mapped else (),
                     drift=settings.load.schema_drift, new_columns=new, dropped=dropped, notes=drift.notes,
                     direct=adding and Mode(mode) == Mode.APPEND and direct_append and not drift.extra
@@ -100,6 +114,23 @@ def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, 
                     stage_schema=schemas.stage,
                     stage=stage_name(table, load_id), bkp_schema=schemas.bkp,
                     backup=backup_name(table, now.strftime(BACKUP_STAMP)), backups_keep=settings.load.backups_keep)
+    return _noting_widened(plan) if plan.retyped else plan
+
+
+def _noting_widened(plan: LoadPlan) -> LoadPlan:
+    """A retyped table is altered before rows go in: never the direct append, always noted."""
+    notes = tuple(f"column {c.name!r} of {plan.schema}.{plan.table} widened from {old} to {c.type} "
+                  "(widen_types)" for c, old in plan.retyped)
+    return replace(plan, direct=False, notes=(*plan.notes, *notes))
+
+
+def fit(col: Column, existing: list[Column], widen: bool) -> Column:
+    """A file's column read into the table's: the table's type wins, or under widen_types the type
+    that holds both. A locale format (`parse`) survives only while the kind stays the detected one:
+    a decimal comma read into a text column is the text as written."""
+    have = next(c for c in existing if c.name == col.name)
+    kind = joined(have.type, col.type) if widen else have.type
+    return replace(col, type=kind, parse=col.parse if kind.kind == col.type.kind else None)
 
 
 DRIFT = ("fail", "add_columns", "ignore")  # what a column the table lacks does to an append or merge
@@ -142,11 +173,7 @@ def _has_lineage(extra: tuple[Column, ...], existing: list[Column], qualified: s
 
 
 def conform(columns: list[Column], existing: list[Column] | None, qualified: str) -> list[Column]:
-    """Appending to an existing table: the table's column types win over detection.
-
-    A locale format (`parse`) survives only when the table keeps the detected kind: a decimal
-    comma read into a text column is the text as written.
-    """
+    """Appending to an existing table: the table's column types win over detection (see fit)."""
     if existing is None:
         return columns
     by_name = {c.name: c for c in existing}
@@ -154,19 +181,25 @@ def conform(columns: list[Column], existing: list[Column] | None, qualified: str
     if extra:
         raise BadInputError(f"columns {extra} are not in {qualified} "
                             f"(it has {[c.name for c in existing]}); nothing appended")
-    return [replace(c, type=by_name[c.name].type, parse=c.parse if by_name[c.name].type.kind == c.type.kind else None)
-            for c in columns]
+    return [fit(c, existing, False) for c in columns]
 
 
 def widened(plan: LoadPlan, error: ValueTypeError) -> LoadPlan | None:
-    """The plan with the column a value did not fit widened; None when there is nothing wider to try."""
+    """The plan with the column a value did not fit widened; None when there is nothing wider to try.
+
+    A column of an existing table widens only under widen_types (the publish then alters the table),
+    and never a merge key: staging wider than the table would only move the failure to the insert,
+    or worse, let a lenient database round or coerce the value."""
     where = error.where
     index = next((i for i, c in enumerate(plan.columns) if c.name == where.column), None)
     if index is None or where.value is None or plan.columns[index].type.kind == "text":
         return None
     col = plan.columns[index]
+    if col.name in dict(plan.table_types) and (not plan.widen_types or col.name in plan.keys):
+        return None
     wider = widen(col.type, where.value)
     columns = (*plan.columns[:index], replace(col, type=wider, parse=None), *plan.columns[index + 1:])
     note = f"column {col.name!r} widened from {col.type} to {wider}: line {where.line} has {shorten(where.value)!r}"
-    return replace(plan, columns=columns, notes=(*plan.notes, note))
+    retyping = col.name in dict(plan.table_types)  # the publish alters the table first: never direct
+    return replace(plan, columns=columns, notes=(*plan.notes, note), direct=plan.direct and not retyping)
 

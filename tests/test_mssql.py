@@ -47,7 +47,8 @@ def identifiers(text: str) -> list[str]:
 
 def plan(name: str, cols: list[str], mode: str = "fullload") -> PublishPlan:
     columns = tuple(Column(c, ColumnType("bigint")) for c in cols)
-    return PublishPlan(mode, "ref", "bkp", "stage", name, name + "_s", columns, 3, name + "_b")
+    retype = ((Column(cols[0], ColumnType("decimal", 21, 2)), ColumnType("bigint")),)
+    return PublishPlan(mode, "ref", "bkp", "stage", name, name + "_s", columns, 3, name + "_b", retype=retype)
 
 
 # -- T-SQL ---------------------------------------------------------------------------------

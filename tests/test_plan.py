@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import sqlglot
 
-from loader.coltypes import Column, ColumnType, Mode
+from loader.coltypes import Column, ColumnType, Mode, joined
 from loader.config import Settings
 from loader.errors import BadInputError, ValueTypeError, Where
 from loader.plan import LoadPlan, conform, plan_load, widened
@@ -123,3 +123,42 @@ def test_the_reader_streams_the_plan_s_columns_with_every_note() -> None:
     assert read.columns == [Column("id", TEXT)] and read.notes == ["detected", wider.notes[0]]
     assert det.columns == [Column("id", BIGINT)] and det.notes == ["detected"]  # the detection as it was
     assert read.as_dict()["columns"] == [{"name": "id", "source_name": "", "type": "text"}]
+
+
+@pytest.mark.parametrize("old, new, want", [
+    ("bigint", "decimal(18,2)", "decimal(21,2)"), ("decimal(10,4)", "decimal(30,1)", "decimal(33,4)"),
+    ("decimal(38,0)", "decimal(5,4)", "text"), ("bigint", "float", "float"), ("date", "timestamp", "timestamp"),
+    ("boolean", "bigint", "text"), ("text", "bigint", "text"), ("decimal(21,2)", "bigint", "decimal(21,2)"),
+    ("timestamp", "timestamptz", "text"), ("float", "float", "float"),
+])
+def test_a_join_holds_every_value_of_both_types(old: str, new: str, want: str) -> None:
+    assert str(joined(ColumnType.parse(old), ColumnType.parse(new))) == want
+
+
+def test_widen_types_widens_the_tables_columns_but_never_a_key() -> None:
+    existing = [Column("id", BIGINT), Column("amount", BIGINT)]
+    det = detection(Column("id", ColumnType("decimal", 5, 1)), Column("amount", ColumnType("decimal", 18, 2),
+                                                                        parse="decimal_comma"))
+    settings = Settings()
+    settings.load.widen_types = True
+    p = plan_load(Mode.MERGE, "sales", settings, det, existing, load_id=LOAD_ID, direct_append=True, now=NOW,
+                  keys=("id",))
+    assert [str(c.type) for c in p.columns] == ["bigint", "decimal(21,2)"]
+    assert p.columns[1].parse == "decimal_comma" and not p.direct
+    assert [(c.name, str(old)) for c, old in p.publication().retype] == [("amount", "bigint")]
+    assert any("'amount' of ref.sales widened from bigint to decimal(21,2)" in n for n in p.notes)
+    off = plan(Mode.APPEND, existing, det=det)  # without widen_types the table's types win, as before
+    assert [str(c.type) for c in off.columns] == ["bigint", "bigint"] and not off.retyped and off.direct
+
+
+def test_a_value_widens_a_tables_column_only_under_widen_types() -> None:
+    existing = [Column("id", BIGINT), Column("amount", ColumnType("decimal", 18, 2))]
+    error = ValueTypeError("not a number", Where(file="f.csv", line=9, column="amount", value="n/a"))
+    assert widened(plan(Mode.APPEND, existing), error) is None
+    settings = Settings()
+    settings.load.widen_types = True
+    p = plan_load(Mode.APPEND, "sales", settings, detection(*existing), existing, load_id=LOAD_ID,
+                  direct_append=True, now=NOW)
+    wider = widened(p, error)
+    assert wider is not None and str(wider.columns[1].type) == "text" and not wider.direct
+    assert [c.name for c, _ in wider.retyped] == ["amount"]

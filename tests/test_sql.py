@@ -48,7 +48,10 @@ def columns(names: list[str]) -> list[Column]:
 
 
 def plan(table: str, stage: str, cols: list[str]) -> PublishPlan:
-    return PublishPlan("fullload", "ref", "bkp", "stage", table, stage, tuple(columns(cols)), 3, table + "_bkp")
+    """The first column is widened (widen_types) so the rebuild and ALTER statements are parsed too."""
+    retype = ((Column(cols[0], ColumnType("decimal", 21, 2)), ColumnType("bigint")),)
+    return PublishPlan("fullload", "ref", "bkp", "stage", table, stage, tuple(columns(cols)), 3, table + "_bkp",
+                       retype=retype)
 
 
 # -- CREATE TABLE --------------------------------------------------------------------------

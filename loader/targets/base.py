@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from ..coltypes import Column
+from ..coltypes import Column, ColumnType
 from ..naming import MAX_IDENTIFIER_BYTES, truncate_bytes
 from ..track import LoadRecord
 
@@ -50,6 +50,7 @@ class PublishPlan:
     delete_missing: bool = False  # merge: rows whose key the file lacks are deleted
     lineage: tuple[str, ...] = ()  # the loader's own columns: a merge sets them but never compares them
     new_columns: tuple[Column, ...] = ()  # schema_drift = add_columns: added to ref.T before the rows go in
+    retype: tuple[tuple[Column, ColumnType], ...] = ()  # widen_types: ref.T's columns widened (from the type given)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,10 @@ class PublishSql:
     add_column: Callable[[str, str, Column], Statement]  # a nullable column added to a table (schema drift)
     # the named text columns widened in ref.T before rows are merged in (where the dialect must)
     widen: Callable[[PublishPlan, Collection[str]], list[Statement]] = lambda plan, names: []
+    # widen_types: ref.T's columns of plan.retype given their wider types, its rows converted; the
+    # table's columns now and the DDL of its indexes (where a dialect rebuilds the table) are given
+    retype: Callable[[PublishPlan, Sequence[Column], Sequence[str]], list[Statement]] = lambda plan, cols, ix: []
+    indexes: Callable[[str, str], Statement] | None = None  # a query of a table's index DDL, where retype needs it
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ def _publish_once(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | N
         backup = None
         for col in plan.new_columns if current is not None else ():  # schema_drift = add_columns
             _run(tx, [tx.sql.add_column(plan.ref_schema, plan.table, col)])
+        if plan.retype and current is not None:  # widen_types: before any row goes in
+            _run(tx, tx.sql.retype(plan, [*current, *plan.new_columns], _indexes(tx, plan)))
         if plan.mode == Mode.MERGE:
             rec.note(merging.merge(tx, plan, current))  # on the result line and in the tracking row
         elif current is not None and plan.mode == Mode.APPEND:
@@ -70,6 +72,14 @@ def _retire(tx: PublishTx, plan: PublishPlan, current: Sequence[Column]) -> str 
         backup = free_backup_name(plan.backup_name, set(_tables(tx, plan.bkp_schema)))
     _run(tx, tx.sql.retire(plan, backup, current))
     return backup
+
+
+def _indexes(tx: PublishTx, plan: PublishPlan) -> list[str]:
+    """The DDL of ref.T's indexes, for a dialect that rebuilds the table to widen a column."""
+    if tx.sql.indexes is None:
+        return []
+    sql, params = tx.sql.indexes(plan.ref_schema, plan.table)
+    return [str(r[0]) for r in tx.session.query(sql, params)]
 
 
 def _tables(tx: PublishTx, schema: str) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from ...coltypes import Column, ColumnType
 from ...errors import UsageError
 from ...track import TRACKING_COLUMNS, TRACKING_TABLE
-from ..base import PublishPlan, PublishSql, Statement
+from ..base import PublishPlan, PublishSql, Statement, plain
 from .merge import Dialect
 from .tracking import Flavor, TrackingSql, tracking_sql
 
@@ -145,12 +145,22 @@ def add_column_sql(schema: str, table: str, col: Column) -> str:
     return f"ALTER TABLE {qualified(schema, table)} ADD {bracket(col.name)} {sql_type(col.type)} NULL"
 
 
+def retype_sql(plan: PublishPlan) -> list[str]:
+    """widen_types: ALTER COLUMN per widened column, under the publish transaction's table lock (a
+    size-of-data operation for most changes). SQL Server refuses to alter a column an index uses,
+    which is why the loader never widens a merge key."""
+    return [f"ALTER TABLE {qualified(plan.ref_schema, plan.table)} ALTER COLUMN {bracket(c.name)} "
+            f"{sql_type(c.type)} NULL" for c, _ in plan.retype]
+
+
 PUBLISH = PublishSql(retire=retire_sql, promote=promote_sql, append=widen_and_append_sql,
                      drop=lambda schema, table: (drop_table_sql(schema, table), ()),
                      tables=lambda schema: (tables_sql(), (schema,)),
                      merge=Dialect("tsql", bracket, "?", create_table_sql),
                      add_column=lambda schema, table, col: (add_column_sql(schema, table, col), ()),
+                     retype=lambda plan, current, indexes: plain(*retype_sql(plan)),
                      widen=lambda plan, names: [(widen_sql(plan.ref_schema, plan.table, c), ()) for c in names])
+
 
 
 def drop_table_sql(schema: str, table: str) -> str:
@@ -193,4 +203,5 @@ def all_statements(plan: PublishPlan, backup: str) -> list[str]:
             *add_tracking_columns_sql("loader", "loader_files"),
             getapplock_sql(), releaseapplock_sql(), *publish_prologue_sql(30_000), rename_sql(),
             *(s for s, _ in swap_sql(plan, backup)), append_sql(plan), drop_table_sql(plan.bkp_schema, backup),
-            columns_sql(), tables_sql(), count_sql(plan.stage_schema, plan.stage), *tracking("loader").all()]
+            columns_sql(), tables_sql(), count_sql(plan.stage_schema, plan.stage), *tracking("loader").all(),
+            *retype_sql(plan)]

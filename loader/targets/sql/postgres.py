@@ -28,9 +28,11 @@ def qualified(schema: str, table: str) -> str:
 
 
 def column_ddl(col: Column) -> str:
-    t = col.type
-    sql_type = f"numeric({t.precision},{t.scale})" if t.kind == "decimal" else _DDL[t.kind]
-    return f"{quote(col.name)} {sql_type}"
+    return f"{quote(col.name)} {sql_type(col.type)}"
+
+
+def sql_type(t: ColumnType) -> str:
+    return f"numeric({t.precision},{t.scale})" if t.kind == "decimal" else _DDL[t.kind]
 
 
 def create_table_sql(schema: str, table: str, columns: Sequence[Column]) -> str:
@@ -150,10 +152,20 @@ def add_column_sql(schema: str, table: str, col: Column) -> str:
     return f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {column_ddl(col)}"
 
 
+def retype_sql(plan: PublishPlan) -> str:
+    """widen_types: one ALTER for every widened column, so the table is rewritten once. It takes
+    ACCESS EXCLUSIVE inside the publish transaction: readers wait for the commit (or see the old
+    table in their own snapshot), never a half-converted one; indexes are rebuilt with it."""
+    steps = ", ".join(f"ALTER COLUMN {quote(c.name)} TYPE {sql_type(c.type)} USING {quote(c.name)}::{sql_type(c.type)}"
+                      for c, _ in plan.retype)
+    return f"ALTER TABLE {qualified(plan.ref_schema, plan.table)} {steps}"
+
+
 PUBLISH = PublishSql(retire=_retire, promote=lambda plan: plain(*promote_sql(plan)), append=_append,
                      drop=lambda schema, table: (drop_table_sql(schema, table), ()), tables=tables_sql,
                      merge=Dialect("postgres", quote, "%s", create_table_sql),
-                     add_column=lambda schema, table, col: (add_column_sql(schema, table, col), ()))
+                     add_column=lambda schema, table, col: (add_column_sql(schema, table, col), ()),
+                     retype=lambda plan, current, indexes: plain(retype_sql(plan)))
 
 
 def copy_csv_sql(schema: str, table: str, columns: Sequence[str], delimiter: str, quote_char: str,
@@ -198,4 +210,4 @@ def all_statements(plan: PublishPlan, backup: str) -> list[str]:
             *append_sql(plan), drop_table_sql(plan.bkp_schema, backup), *track.all(),
             copy_csv_sql(plan.stage_schema, plan.stage, [c.name for c in cols], ",", '"', [cols[0].name]),
             copy_csv_sql(plan.ref_schema, plan.table, [c.name for c in cols], "\t", '"', []),
-            *COPY_SESSION, SERVER_ENCODING_SQL]
+            *COPY_SESSION, SERVER_ENCODING_SQL, *([retype_sql(plan)] if plan.retype else [])]

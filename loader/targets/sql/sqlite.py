@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 
 from ...coltypes import Column, ColumnType
 from ...naming import quote
@@ -132,16 +133,67 @@ def add_column_sql(schema: str, table: str, col: Column) -> str:
     return f"ALTER TABLE {qualified(schema, table)} ADD COLUMN {column_ddl(col)}"
 
 
+def retype_sql(plan: PublishPlan, current: Sequence[Column], indexes: Sequence[str]) -> list[Statement]:
+    """widen_types. SQLite cannot change a column's type, so the table is rebuilt inside the
+    publish transaction: a copy with the wider types (under the per-load stage name, unique), the
+    rows converted to how the loader stores the new type, the old table dropped, the copy renamed,
+    its indexes made again. The rollback journal keeps readers on the old table until commit."""
+    wider = {c.name: c.type for c, _ in plan.retype}
+    columns = [replace(c, type=wider.get(c.name, c.type)) for c in current]
+    names = ", ".join(quote(c.name) for c in current)
+    values = ", ".join(_converted(c.name, c.type, wider[c.name]) if c.name in wider else quote(c.name)
+                       for c in current)
+    ref, copy = plan.ref_schema, plan.stage
+    return plain(create_table_sql(ref, copy, columns),
+                 f"INSERT INTO {qualified(ref, copy)} ({names}) SELECT {values} FROM {qualified(ref, plan.table)}",
+                 drop_table_sql(ref, plan.table), f"ALTER TABLE {qualified(ref, copy)} RENAME TO {quote(plan.table)}",
+                 *(_in_schema(ref, ddl) for ddl in indexes))
+
+
+def _converted(name: str, old: ColumnType, new: ColumnType) -> str:
+    """A stored value as the loader would have stored it under the wider type (to_sqlite_batch):
+    decimals are exact text with every digit of the scale, timestamps ISO text with microseconds."""
+    q = quote(name)
+    if new.kind == "text":
+        return f"CASE {q} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END" if old.kind == "boolean" else f"CAST({q} AS TEXT)"
+    if new.kind == "decimal":
+        had = (old.scale or 0) if old.kind == "decimal" else 0
+        text = q if old.kind == "decimal" else f"CAST({q} AS TEXT)"
+        pad = (new.scale or 0) - had
+        return text if pad <= 0 else f"{text} || '{'.' if had == 0 else ''}{'0' * pad}'"
+    if new.kind == "float":
+        return f"CAST({q} AS REAL)"
+    if new.kind == "timestamp" and old.kind == "date":
+        return f"{q} || ' 00:00:00.000000'"
+    return q
+
+
+_INDEX_HEAD = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(IF\s+NOT\s+EXISTS\s+)?", re.IGNORECASE)
+
+
+def _in_schema(schema: str, ddl: str) -> str:
+    """sqlite_master keeps an index's DDL without its schema; made again, it must name it."""
+    return _INDEX_HEAD.sub(lambda m: m.group(0) + f"{quote(schema)}.", ddl, count=1)
+
+
+def indexes_sql(schema: str, table: str) -> Statement:
+    """The DDL of a table's own indexes (automatic ones have none)."""
+    return (f"SELECT sql FROM {quote(schema)}.sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL", (table,))
+
+
 PUBLISH = PublishSql(retire=retire_sql, promote=promote_sql, append=append_sql,
                      drop=lambda schema, table: (drop_table_sql(schema, table), ()), tables=tables_sql,
                      merge=Dialect("sqlite", quote, "?", create_table_sql),
-                     add_column=lambda schema, table, col: (add_column_sql(schema, table, col), ()))
+                     add_column=lambda schema, table, col: (add_column_sql(schema, table, col), ()),
+                     retype=retype_sql, indexes=indexes_sql)
 
 
 def all_statements(plan: PublishPlan, backup: str) -> list[str]:
     """Every statement text the target can emit, for the sqlite parse test."""
     cols = list(plan.columns)
-    steps = [*retire_sql(plan, backup, cols), *retire_sql(plan, None, cols), *promote_sql(plan), *append_sql(plan, ())]
+    steps = [*retire_sql(plan, backup, cols), *retire_sql(plan, None, cols), *promote_sql(plan), *append_sql(plan, ()),
+             *retype_sql(plan, cols, ['CREATE UNIQUE INDEX "t_key_1" ON "t" ("id")']), indexes_sql("ref", "t")]
     return [create_table_sql(plan.stage_schema, plan.stage, cols), count_sql("main", plan.stage),
             table_info_sql(plan.ref_schema, plan.table), tables_sql(plan.bkp_schema)[0],
             attach_sql(plan.stage_schema), detach_sql(plan.stage_schema), journal_sql(plan.ref_schema),
