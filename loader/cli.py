@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="append/merge: widen a table column the file needs wider (load.widen_types)")
     lp.add_argument("--delete-missing", action="store_true",
                     help="merge: also delete the rows whose key the file lacks (load.delete_missing)")
-    lp.add_argument("--duplicate-keys", choices=["last", "first", "fail"],
-                    help="merge: a key repeated in the file: the last (default) or first row wins, or fail")
+    lp.add_argument("--duplicate-keys", choices=["last", "first", "fail", "reject"],
+                    help="merge: a key repeated in the file: the last (default) or first row wins, fail, "
+                         "or reject (every row of it to the rejects file)")
     lp.add_argument("--lineage", help="add columns the loader fills: _load_id,_source_file,_loaded_at,_row_number "
                                       "(load.lineage)")
     lp.add_argument("--force", action="store_true", help="append even if the same content was appended before")

@@ -65,7 +65,8 @@ class LoadSettings:
                                                           "the file)"})
     key: list[str] = field(default_factory=list, metadata={"doc": "merge: the key columns rows are upserted on"})
     duplicate_keys: str = field(default="last", metadata={"doc": "merge: a key repeated in one file: last | first "
-                                                                 "row wins, or fail refuses the file"})
+                                                                 "row wins, fail refuses the file, reject sets "
+                                                                 "its rows aside"})
     delete_missing: bool = field(default=False, metadata={"doc": "merge: rows whose key the file lacks are deleted"})
     lineage: list[str] = field(default_factory=list, metadata={"doc": "columns the loader adds: _load_id, "
                                                                       "_source_file, _loaded_at, _row_number"})
@@ -122,7 +123,8 @@ class RouteSettings:
     ragged_rows: str = field(default="", metadata={"doc": "pad | reject; empty = load.ragged_rows"})
     allow_empty: bool = field(default=False, metadata={"doc": "a file of 0 rows may empty the table (fullload)"})
     key: list[str] = field(default_factory=list, metadata={"doc": "merge: the key columns; empty = load.key"})
-    duplicate_keys: str = field(default="", metadata={"doc": "merge: last | first | fail; empty = load.duplicate_keys"})
+    duplicate_keys: str = field(default="", metadata={"doc": "merge: last | first | fail | reject; "
+                                                              "empty = load.duplicate_keys"})
     delete_missing: bool = field(default=False, metadata={"doc": "merge: delete rows whose key the file lacks"})
     lineage: list[str] = field(default_factory=list, metadata={"doc": "lineage columns; empty = load.lineage"})
     schema_drift: str = field(default="", metadata={"doc": "fail | add_columns | ignore; empty = load.schema_drift"})
@@ -484,6 +486,9 @@ def route_load(route: RouteSettings) -> dict[str, Any]:
     return {key: getattr(route, key) for key in ROUTE_LOAD_KEYS if getattr(route, key)}
 
 
+DUPLICATE_KEYS = ("last", "first", "fail", "reject")  # merge: a key the file repeats
+
+
 def check_merge(keys: list[str], duplicate_keys: str, origin: str) -> None:
     """Merge keys are identifiers (quoted later, but a typo is better refused at start)."""
     for key in keys:
@@ -491,8 +496,8 @@ def check_merge(keys: list[str], duplicate_keys: str, origin: str) -> None:
             check_identifier(key, "merge key")
         except LoaderError as e:
             raise ConfigError(f"{origin}: {e}") from None
-    if duplicate_keys not in ("last", "first", "fail"):
-        raise ConfigError(f"duplicate_keys {duplicate_keys!r} is not one of last, first, fail")
+    if duplicate_keys not in DUPLICATE_KEYS:
+        raise ConfigError(f"duplicate_keys {duplicate_keys!r} is not one of {', '.join(DUPLICATE_KEYS)}")
 
 
 def check_route(route: RouteSettings) -> None:

@@ -14,7 +14,7 @@ same way (the raw CSV COPY, which sends the file's own bytes, is skipped for suc
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -52,10 +52,12 @@ class Values:
 
 
 def added(reader: pa.RecordBatchReader, extra: Sequence[Column], values: Values | None,
-          number_as: str | None = None, fixed: dict[str, pa.Scalar] | None = None) -> pa.RecordBatchReader:
+          number_as: str | None = None, fixed: dict[str, pa.Scalar] | None = None,
+          skipped: Callable[[], list[int]] | None = None) -> pa.RecordBatchReader:
     """The batches with `extra` columns appended (a route's value columns from `fixed`, lineage values,
     and the row number under `number_as` too when merge needs it in staging), typed as the table will
-    hold them."""
+    hold them. `skipped`: the 0-based data rows set aside as rejects so far (ascending), so a row's
+    number stays its number in the file when rows before it were rejected."""
     fields = [pa.field(c.name, c.type.arrow()) for c in extra]
     if number_as and number_as not in {c.name for c in extra}:
         fields.append(pa.field(number_as, pa.int64()))
@@ -64,19 +66,42 @@ def added(reader: pa.RecordBatchReader, extra: Sequence[Column], values: Values 
         schema = schema.append(f)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        start = 1
+        numbers = Numbers()
         for batch in reader:
             n = batch.num_rows
-            arrays = [pa.repeat(fixed[f.name], n) if fixed and f.name in fixed else _array(f, n, start, values)
+            rows = numbers.next(n, skipped() if skipped else [])
+            arrays = [pa.repeat(fixed[f.name], n) if fixed and f.name in fixed else _array(f, n, rows, values)
                       for f in fields]
-            start += n
             yield pa.RecordBatch.from_arrays([*batch.columns, *arrays], schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _array(f: pa.Field, n: int, start: int, values: Values | None) -> pa.Array:
+class Numbers:
+    """1-based numbers of the data rows that reach the table, counting the rejected ones between them."""
+
+    def __init__(self) -> None:
+        self.index = 0  # 0-based data row of the next row handed out
+        self.seen = 0  # how many of the skipped rows are behind `index`
+
+    def next(self, n: int, skipped: Sequence[int]) -> Sequence[int]:
+        """The numbers of the next n rows; `skipped` only grows, in ascending order."""
+        if self.seen >= len(skipped) or skipped[self.seen] >= self.index + n:
+            out: Sequence[int] = range(self.index + 1, self.index + n + 1)
+            self.index += n
+            return out
+        rows = []
+        for _ in range(n):
+            while self.seen < len(skipped) and skipped[self.seen] <= self.index:
+                self.index += skipped[self.seen] == self.index
+                self.seen += 1
+            rows.append(self.index + 1)
+            self.index += 1
+        return rows
+
+
+def _array(f: pa.Field, n: int, rows: Sequence[int], values: Values | None) -> pa.Array:
     if f.name == "_row_number" or values is None or f.name not in LINEAGE:
-        return pa.array(range(start, start + n), pa.int64())
+        return pa.array(rows, pa.int64())
     value = {"_load_id": values.load_id, "_source_file": values.source_file, "_loaded_at": values.loaded_at}[f.name]
     return pa.repeat(pa.scalar(value, f.type), n)

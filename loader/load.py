@@ -44,7 +44,7 @@ from .opened import InputChangedError, Opened, open_path
 from .pins import check_columns
 from .plan import LoadPlan, plan_load, widened
 from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
-from .rejects import RowPolicy, write_rejects
+from .rejects import Reject, RowPolicy, write_rejects
 from .targets import Target, open_target
 from .targets.base import RawChunks, RawCsvTarget
 from .targets.sql.merge import ROW
@@ -412,8 +412,35 @@ def _stage_and_publish(job: _Load, plan: LoadPlan, policy: RowPolicy) -> None:
         if stream.error is not None:  # the reader's own error is the precise one
             raise stream.error from None
         raise
-    _settle(job, stream, detection, loaded, t0)
-    targets.publish(job.target, plan.publication(), job.rec)
+    rejecting = plan.mode == Mode.MERGE and plan.duplicate_keys == "reject"
+    _settle(job, stream, detection, loaded, t0, keep_rejects=not rejecting)
+    targets.publish(job.target, plan.publication(), job.rec, _repeated(job, plan, stream) if rejecting else None)
+
+
+def _repeated(job: _Load, plan: LoadPlan, stream: Stream) -> targets.Repeated:
+    """duplicate_keys = "reject": the rows of repeated keys join the file's rejects, inside the publish
+    transaction (a retried publish replaces what the last attempt wrote). Their number in staging
+    is their data row in the file (lineage.Numbers), so the rejects file finds their lines."""
+    rec, keys, earlier, staged = job.rec, ", ".join(plan.keys), list(stream.rejects), job.rec.rows_loaded
+    written: list[str] = []
+
+    def take(rows: list[tuple[int, str]]) -> None:
+        stream.rejects[:] = earlier + [
+            Reject(f"the key ({keys}) = {key} repeats in the file: every row of a repeated key is rejected "
+                   "(duplicate_keys = \"reject\")", column=plan.keys[0], value=key, data_row=row - 1)
+            for row, key in rows]
+        rec.rows_loaded, rec.rows_rejected = staged - len(rows), len(stream.rejects)
+        policy = RowPolicy.of(job.settings.load)
+        if rows and policy.reject_rows and policy.over_limit(len(stream.rejects), stream.rows, final=True):
+            raise BadInputError(f"{len(stream.rejects)} of {stream.rows} rows rejected ({policy.allowed()}), "
+                                f"{len(rows)} of them for repeated keys ({keys}); nothing merged",
+                                Where(file=job.source.path))
+        for path in written:  # an earlier attempt of this publish
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        _keep_rejects(job, stream)
+        written[:] = [rec.rejects_file] if rec.rejects_file else []
+    return take
 
 
 def _batches(job: _Load, plan: LoadPlan, stream: Stream) -> pa.RecordBatchReader:
@@ -424,7 +451,8 @@ def _batches(job: _Load, plan: LoadPlan, stream: Stream) -> pa.RecordBatchReader
     values = lineage.Values(rec.load_id, os.path.basename(job.source.path), rec.started_at)
     fixed = {c.name: mapping.scalar(c, text, job.source.path) for c, text in zip(plan.fixed, plan.fixed_values)}
     return lineage.added(stream.reader(), [*plan.fixed, *plan.lineage], values,
-                         ROW if plan.mode == Mode.MERGE else None, fixed)
+                         ROW if plan.mode == Mode.MERGE else None, fixed,
+                         skipped=lambda: [r.data_row for r in stream.rejects if r.data_row is not None])
 
 
 def _fast_path(job: _Load, plan: LoadPlan, stream: Stream, detection: Detection) -> bool:
@@ -470,7 +498,8 @@ def _settle_raw(job: _Load, raw: RawChunks, detection: Detection, loaded: int, t
     _unchanged(job)
 
 
-def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: float) -> None:
+def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: float,
+            keep_rejects: bool = True) -> None:
     """Every row read is loaded or rejected, and as many as the detector counted; else nothing is published."""
     rec = job.rec
     rec.read_seconds = time.perf_counter() - t0
@@ -483,7 +512,8 @@ def _settle(job: _Load, stream: Stream, detection: Detection, loaded: int, t0: f
     if loaded + len(stream.rejects) != stream.rows:
         raise LoaderError(f"the database holds {loaded} new rows and {len(stream.rejects)} were rejected, but "
                           f"{stream.rows} were read; nothing published")
-    _keep_rejects(job, stream)
+    if keep_rejects:  # else the publish writes them (duplicate_keys = "reject" adds its own)
+        _keep_rejects(job, stream)
     _resolve_hash(rec)
     _unchanged(job)
 

@@ -26,6 +26,17 @@ def test_every_row_names_its_load_file_and_row(db: Db, tmp_path: Path) -> None:
     assert db.query("SELECT count(DISTINCT _loaded_at) FROM ref.t") == [(1,)]
 
 
+def test_row_numbers_count_the_rejected_rows_between(db: Db, tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id,qty\n" + "".join(f"{i},{'bad' if i in (1_300, 1_301, 1_800) else i}\n" for i in range(1, 2_001)))
+    result = load_file(LoadRequest(str(path), "t", "fullload"),
+                       db.settings(lineage=["_row_number"], bad_rows="reject_rows", max_rejects="10",
+                                   block_size=16_384, sample_rows=100))
+    assert result.exit_code == EXIT_OK and result.rows_rejected == 3, result.error
+    rows = db.query("SELECT id, _row_number FROM ref.t ORDER BY id")
+    assert len(rows) == 1_997 and all(i == n for i, n in rows)  # the row's number in the file, past every reject
+
+
 def test_appending_with_lineage_to_a_table_made_without_it_is_refused(db: Db, tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     write_numbers(path, rows=3)

@@ -55,6 +55,30 @@ def test_a_key_repeated_in_the_file_follows_the_policy(db: Db, tmp_path: Path, p
     assert "2 row(s) superseded" in " ".join(result.notes)
 
 
+def test_reject_sets_every_row_of_a_repeated_key_aside_with_its_line(db: Db, tmp_path: Path) -> None:
+    """Line 3 is a bad value (rejected as it is read): the repeated key's rows still get their own lines."""
+    merge(db, write(tmp_path / "v1.csv", [(1, "a", 10), (7, "g", 70)]))
+    path = write(tmp_path / "dup.csv", [(1, "x", 1), (5, "q", "lots"), (2, "b", 2), (1, "y", 3), (7, "G", 71)])
+    result = merge(db, path, duplicate_keys="reject", bad_rows="reject_rows", max_rejects="100%")
+    assert result.exit_code == EXIT_OK, result.error
+    assert table(db) == [(1, "a", 10), (2, "b", 2), (7, "G", 71)]  # key 1 untouched: which row is right is unknown
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 2, 3)
+    lines = Path(result.rejects_file or "").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["3", "2", "5"]
+    assert lines[2].endswith('"1,x,1"') and lines[3].endswith('"1,y,3"') and "repeats" in lines[2]
+    assert "2 row(s) of repeated keys rejected" in " ".join(result.notes)
+    assert db.tracking()[-1]["rejects_file"] == result.rejects_file
+
+
+def test_reject_over_the_limit_merges_nothing(db: Db, tmp_path: Path) -> None:
+    merge(db, write(tmp_path / "v1.csv", [(1, "a", 10)]))
+    path = write(tmp_path / "dup.csv", [(1, "x", 1), (2, "b", 2), (1, "y", 3)])
+    result = merge(db, path, duplicate_keys="reject", bad_rows="reject_rows", max_rejects="1")
+    assert result.exit_code == EXIT_DATA and "repeated keys" in result.error, result.error
+    assert table(db) == [(1, "a", 10)]
+    assert db.staging_leftovers() == []
+
+
 def test_a_failing_merge_leaves_the_table_as_it_was(db: Db, tmp_path: Path) -> None:
     merge(db, write(tmp_path / "v1.csv", [(1, "a", 10), (2, "b", 20)]))
     refused = merge(db, write(tmp_path / "dup.csv", [(2, "B", 21), (9, "n", 90), (2, "C", 22)]),

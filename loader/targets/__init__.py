@@ -7,16 +7,17 @@ from ..errors import ConfigError
 from ..track import LoadRecord
 from . import publish as _publish
 from .base import Capabilities, PublishPlan, Target
+from .merging import Repeated
 
 __all__ = ["Capabilities", "PublishPlan", "Target", "open_target", "publish"]
 
 
-def publish(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
+def publish(target: Target, plan: PublishPlan, rec: LoadRecord, repeated: Repeated | None = None) -> str | None:
     """Swap or append, prune backups and write `rec`, in ONE transaction; returns the backup made.
 
     Callers use this, not a target method: the algorithm lives once in targets/publish.py.
     """
-    return _publish.publish(target, plan, rec)
+    return _publish.publish(target, plan, rec, repeated)
 
 
 EXTRAS = {"psycopg": "postgres", "adbc_driver_postgresql": "postgres", "pyodbc": "mssql",

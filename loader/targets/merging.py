@@ -9,7 +9,7 @@ sql/merge.py, spelled per dialect.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..coltypes import Column
@@ -17,13 +17,17 @@ from ..errors import BadInputError
 from .base import PublishPlan, PublishTx
 from .sql import merge as sql
 
+# duplicate_keys = "reject": told the rows set aside, as (row number, key as text), inside the
+# publish transaction, so their rejects file is written before the tracking row that names it
+Repeated = Callable[[list[tuple[int, str]]], None]
 
-def merge(tx: PublishTx, plan: PublishPlan, current: Sequence[Column] | None) -> str:
+
+def merge(tx: PublishTx, plan: PublishPlan, current: Sequence[Column] | None, repeated: Repeated | None = None) -> str:
     """Merge staging into ref.T (made here on a first merge); returns what it did, for the result line."""
     d, ref = tx.sql.merge, f"{plan.ref_schema}.{plan.table}"
     _check_keys(tx, plan, current)
     _run(tx, sql.stage_index(d, plan))
-    superseded = _dedupe(tx, plan, ref)
+    superseded = _reject(tx, plan, repeated) if plan.duplicate_keys == "reject" else _dedupe(tx, plan, ref)
     if current is None:
         _run(tx, sql.create_ref(d, plan))
     else:
@@ -40,7 +44,9 @@ def merge(tx: PublishTx, plan: PublishPlan, current: Sequence[Column] | None) ->
     deleted = tx.session.execute(sql.delete_missing(d, plan)) if plan.delete_missing else 0
     said = f"merged on {', '.join(plan.keys)}: {new:,} inserted, {updated:,} updated"
     said += f", {deleted:,} deleted (not in the file)" if plan.delete_missing else ""
-    if superseded:
+    if superseded and plan.duplicate_keys == "reject":
+        said += f"; {superseded:,} row(s) of repeated keys rejected (duplicate_keys = \"reject\")"
+    elif superseded:
         said += f"; {superseded:,} row(s) superseded by the {plan.duplicate_keys} row of the same key"
     return said
 
@@ -71,6 +77,19 @@ def _dedupe(tx: PublishTx, plan: PublishPlan, ref: str) -> int:
                             "or \"first\" keeps one of them)")
     tx.session.execute(sql.dedupe(d, plan, plan.duplicate_keys))
     return count
+
+
+def _reject(tx: PublishTx, plan: PublishPlan, repeated: Repeated | None) -> int:
+    """Every row of a key the file repeats is set aside for the rejects file: which of them is
+    right is the sender's call, not the loader's. The other rows merge."""
+    d = tx.sql.merge
+    rows = tx.session.query(sql.repeated_rows(d, plan))
+    if repeated is None:  # no rejects file to put them in (not reached from load.py)
+        raise BadInputError("duplicate_keys = \"reject\" needs a rejects file; nothing merged")
+    repeated([(int(r[0]), ", ".join(str(v) for v in r[1:])) for r in rows])
+    if rows:
+        tx.session.execute(sql.drop_repeated(d, plan))
+    return len(rows)
 
 
 def _ensure_unique(tx: PublishTx, plan: PublishPlan, ref: str) -> None:

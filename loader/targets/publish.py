@@ -23,7 +23,7 @@ from .base import PublishPlan, PublishTx, Statement, Target, backups_to_drop, fr
 log = logging.getLogger("loader")
 
 
-def publish(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
+def publish(target: Target, plan: PublishPlan, rec: LoadRecord, repeated: merging.Repeated | None = None) -> str | None:
     """Swap or append, prune backups and write `rec` in ONE transaction; returns the backup made.
 
     A transaction that loses a lock race is retried whole, where the target says that helps.
@@ -31,7 +31,7 @@ def publish(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
     attempts = target.capabilities.publish_attempts
     for attempt in range(1, attempts + 1):
         try:
-            return _publish_once(target, plan, rec)
+            return _publish_once(target, plan, rec, repeated)
         except TableBusyError as e:
             if attempt == attempts:
                 raise
@@ -40,7 +40,7 @@ def publish(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
     return None  # not reached: the last attempt returns or raises
 
 
-def _publish_once(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | None:
+def _publish_once(target: Target, plan: PublishPlan, rec: LoadRecord, repeated: merging.Repeated | None) -> str | None:
     with target.publishing(plan) as tx:
         current = target.existing_columns(plan.ref_schema, plan.table)
         backup = None
@@ -49,7 +49,7 @@ def _publish_once(target: Target, plan: PublishPlan, rec: LoadRecord) -> str | N
         if plan.retype and current is not None:  # widen_types: before any row goes in
             _run(tx, tx.sql.retype(plan, [*current, *plan.new_columns], _indexes(tx, plan)))
         if plan.mode == Mode.MERGE:
-            rec.note(merging.merge(tx, plan, current))  # on the result line and in the tracking row
+            rec.note(merging.merge(tx, plan, current, repeated))  # on the result line and in the tracking row
         elif current is not None and plan.mode == Mode.APPEND:
             widen = sorted(tx.widened & {c.name for c in current})  # the table must hold what staging held
             _run(tx, tx.sql.append(plan, widen))

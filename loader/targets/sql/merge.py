@@ -88,6 +88,23 @@ def dedupe(d: Dialect, plan: PublishPlan, keep: str) -> str:
     return _delete(d, plan.stage_schema, plan.stage, _later(d, plan, keep, "s"))
 
 
+def _repeated(d: Dialect, plan: PublishPlan) -> str:
+    """Another row of the file has the same key (duplicate_keys = "reject" sets every one of them aside)."""
+    return (f"EXISTS (SELECT 1 FROM {_q(d, plan.stage_schema, plan.stage)} AS w "
+            f"WHERE {_on(d, plan.keys, 'w', 's')} AND w.{d.quote(ROW)} <> s.{d.quote(ROW)})")
+
+
+def repeated_rows(d: Dialect, plan: PublishPlan) -> str:
+    """Rows: the row number and the key of every row whose key the file repeats, in file order."""
+    keys = ", ".join(f"s.{d.quote(k)}" for k in plan.keys)
+    return (f"SELECT s.{d.quote(ROW)}, {keys} FROM {_q(d, plan.stage_schema, plan.stage)} AS s "
+            f"WHERE {_repeated(d, plan)} ORDER BY s.{d.quote(ROW)}")
+
+
+def drop_repeated(d: Dialect, plan: PublishPlan) -> str:
+    return _delete(d, plan.stage_schema, plan.stage, _repeated(d, plan))
+
+
 def _delete(d: Dialect, schema: str, table: str, where: str) -> str:
     if d.name == "tsql":
         return f"DELETE s FROM {_q(d, schema, table)} AS s WHERE {where}"
@@ -186,6 +203,7 @@ def all_statements(d: Dialect, plan: PublishPlan) -> list[str]:
     texts = [null_keys(d, plan), stage_index(d, plan), table_duplicates(d, plan), unique_index(d, plan),
              create_ref(d, plan), inserted(d, plan), delete_missing(d, plan), index_exists(d, plan)[0]]
     texts += [f(d, plan, keep) for keep in ("last", "first") for f in (duplicates, dedupe)]
+    texts += [repeated_rows(d, plan), drop_repeated(d, plan)]
     if d.name == "tsql":
         texts += [s for s in (update(d, plan), insert_new(d, plan)) if s]
     else:
