@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ import pytest
 from loader.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE
 from loader.load import LoadRequest, load_file
 
-from .conftest import Db
+from .conftest import Db, sqlite_reader
 
 
 def write(path: Path, rows: list[tuple[Any, ...]], header: str = "id,name,qty") -> Path:
@@ -133,3 +136,39 @@ def test_a_route_merges_its_files_in_arrival_order(db: Db, tmp_path: Path) -> No
     assert out.returncode == EXIT_OK, out.stderr
     assert table(db) == [(1, "a", 10), (2, "B", 21), (3, "c", 30)]
     assert sorted(p.name for p in (root / "archive").rglob("*.csv")) == ["a.csv", "b.csv"]
+
+
+def test_a_concurrent_reader_sees_the_table_before_or_after_never_between(db: Db, tmp_path: Path) -> None:
+    """A merge of 60,000 rows (a third updates, the rest inserts) in its own process while this one reads."""
+    n = 40_000
+    assert merge(db, write(tmp_path / "v1.csv", [(i, "a", 1) for i in range(n)])).exit_code == EXIT_OK
+    v2 = write(tmp_path / "v2.csv", [(i, "b", 2) for i in range(n // 2, n + n)])
+    before, after = (n, n), (n + n, n // 2 + 2 * (n + n // 2))
+    seen = set()
+    merging = subprocess.Popen([sys.executable, "-m", "loader", "--db", db.url, "load", str(v2), "--table", "t",
+                                "--mode", "merge", "--key", "id"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with contextlib.closing(_reader(db)) as read:
+        while merging.poll() is None:
+            seen.add(tuple(int(v) for v in read("SELECT count(*), sum(qty) FROM ref.t")))
+        out, err = merging.communicate()
+        assert merging.returncode == EXIT_OK, err.decode()
+        seen.add(tuple(int(v) for v in read("SELECT count(*), sum(qty) FROM ref.t")))
+    assert seen <= {before, after} and after in seen, seen
+
+
+class _reader:
+    """One connection held across the reads, as a dashboard would hold it."""
+
+    def __init__(self, db: Db) -> None:
+        if db.kind == "sqlite":
+            self.conn: Any = sqlite_reader(db.url)
+        else:
+            import psycopg
+
+            self.conn = psycopg.connect(db.read_url or db.url, autocommit=True)
+
+    def __call__(self, sql: str) -> tuple[Any, ...]:
+        return tuple(self.conn.execute(sql).fetchone())
+
+    def close(self) -> None:
+        self.conn.close()
