@@ -18,6 +18,7 @@ from loader.readers import Input
 from loader.readers.csv.chunks import RawCsv, raw_csv, record_end
 from loader.readers.csv.layout import CsvSource
 from loader.targets import open_target, pgcopy
+from loader.targets.pgcopy import first_record_breaks
 from loader.targets.postgres import map_error
 
 from .conftest import Db
@@ -156,6 +157,37 @@ def test_a_refused_row_is_named_by_its_physical_line(pg: Db, tmp_path: Path) -> 
         assert e.value.where.column == "ratio"
     finally:
         target.close()
+
+
+def test_a_stream_that_starts_on_a_quoted_line_break_still_names_the_line(pg: Db, tmp_path: Path) -> None:
+    """COPY counts no quoted line break before its first record's end: a stream whose first chunk
+    starts with a two-line record (timing decides which chunks a stream takes) must add it back."""
+    path = tmp_path / "big.csv"
+    lines = big_file(path, 5000, bad={4321: "1e400"})
+    chunks = list(raw_of(path, 8192).chunks())
+    starts = [i for i, c in enumerate(chunks) if first_record_breaks(c.data) and c.first_row < 4300]
+    assert starts, "no chunk starts with a two-line record: the file no longer tests this"
+    target = open_target(pg.settings())
+    try:
+        target.ensure_ready()
+        target.session.execute('CREATE TABLE ref.x (id bigint, name text, amount numeric(10,2), '
+                               'ratio double precision, day date, note text)')
+        statement = target._copy_statement("ref", "x", raw_of(path, 8192))
+        with pytest.raises(DatabaseRefusedError) as e:
+            pgcopy.copy_chunks([target.conn], statement, iter(chunks[starts[-1]:]), str(path), map_error)
+        assert e.value.where.line == lines[4320]
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize("data, breaks", [
+    (b"1,a\n2,b\n", 0),
+    (b'7,"two\nlines ""7"""\n8,b\n', 1),
+    (b'7,"x\ny\nz"\n8,"p\nq"\n', 2),  # only the first record's
+    (b'7,"x\ny', 1),  # a chunk that ends inside the quotes
+])
+def test_first_record_breaks(data: bytes, breaks: int) -> None:
+    assert first_record_breaks(data) == breaks
 
 
 def test_server_refusal_falls_back_to_the_plain_path(pg: Db, tmp_path: Path, caplog) -> None:

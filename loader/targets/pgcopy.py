@@ -8,7 +8,9 @@ take the next chunk as they free up, so N backends parse at once. Measured on 2 
 
 A refused row is named by its stream: PostgreSQL's "COPY t, line N" counts the records of that
 connection's COPY, which spans the chunks it took; each stream remembers where its chunks start
-in the file, so line N (physical lines, in CSV mode) becomes the file's own line.
+in the file, so line N (physical lines, in CSV mode) becomes the file's own line. PostgreSQL
+counts a quoted line break only once it has seen the end of a first record (it compares with the
+line ending it found), so the quoted breaks of a stream's first record are added back.
 """
 
 from __future__ import annotations
@@ -88,8 +90,11 @@ class _Sent:
 
     starts: list[tuple[int, int]] = field(default_factory=list)
     count: int = 0
+    uncounted: int = 0  # quoted line breaks of the stream's first record, which COPY does not count
 
-    def add(self, first: int, n: int) -> None:
+    def add(self, first: int, n: int, uncounted: int = 0) -> None:
+        if not self.starts:
+            self.uncounted = uncounted
         self.starts.append((self.count, first))
         self.count += n
 
@@ -100,6 +105,8 @@ class _Sent:
 
     def file_line(self, line: int) -> int:
         """COPY's 1-based physical line in this stream -> the file's physical line."""
+        if line > 1:
+            line += self.uncounted
         before, first = next(((b, f) for b, f in reversed(self.starts) if b < line), (0, 1))
         return first + line - before - 1
 
@@ -122,7 +129,7 @@ class _Stopped(Exception):
 
 
 def copy_chunks(conns: Sequence[Any], statement: str, chunks: Iterator[Any], file: str,
-                map_error: Callable[[BaseException], LoaderError]) -> int:
+                map_error: Callable[[BaseException], LoaderError], quote: bytes = b'"') -> int:
     """COPY every chunk over the connections, each taking the next free one; the rows COPY reported.
 
     Errors of any stream stop the others and surface here, the first one first; a refused row is
@@ -135,7 +142,7 @@ def copy_chunks(conns: Sequence[Any], statement: str, chunks: Iterator[Any], fil
 
     def stream(i: int) -> None:
         try:
-            results[i] = _copy_stream(conns[i], statement, shared, file, map_error)
+            results[i] = _copy_stream(conns[i], statement, shared, file, map_error, quote)
         except _Stopped:
             pass
         except BaseException as e:
@@ -157,7 +164,7 @@ def copy_chunks(conns: Sequence[Any], statement: str, chunks: Iterator[Any], fil
 
 
 def _copy_stream(conn: Any, statement: str, shared: _Shared, file: str,
-                 map_error: Callable[[BaseException], LoaderError]) -> int:
+                 map_error: Callable[[BaseException], LoaderError], quote: bytes) -> int:
     import psycopg
 
     sent = _Sent()
@@ -165,11 +172,22 @@ def _copy_stream(conn: Any, statement: str, shared: _Shared, file: str,
         with conn.cursor() as cur:
             with cur.copy(statement) as copy:
                 while (chunk := shared.next()) is not None:
-                    sent.add(chunk.first_line, chunk.lines)
+                    sent.add(chunk.first_line, chunk.lines, 0 if sent.starts else first_record_breaks(chunk.data, quote))
                     copy.write(chunk.data)
             return int(cur.rowcount)
     except psycopg.Error as e:
         raise copy_error(e, sent, file, map_error) from None
+
+
+def first_record_breaks(data: bytes, quote: bytes = b'"') -> int:
+    """Line breaks inside quotes before the first record's end (a doubled quote toggles twice)."""
+    breaks, quoted, at = 0, False, 0
+    while (nl := data.find(b"\n", at)) >= 0:
+        quoted ^= data.count(quote, at, nl) % 2 == 1
+        if not quoted:
+            return breaks
+        breaks, at = breaks + 1, nl + 1
+    return breaks
 
 
 def copy_error(e: Any, sent: _Sent, file: str, map_error: Callable[[BaseException], LoaderError]) -> LoaderError:

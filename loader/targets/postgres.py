@@ -261,7 +261,7 @@ class PostgresTarget:
 
     def _raw_copy(self, conns: list[Any], statement: str, raw: RawChunks, locate: RowLocator) -> int:
         try:
-            return pgcopy.copy_chunks(conns, statement, raw.chunks(), raw.path, map_error)
+            return pgcopy.copy_chunks(conns, statement, raw.chunks(), raw.path, map_error, raw.format.quote.encode())
         except DatabaseRefusedError as e:  # pyarrow accepted what the server refused: let the plain path decide
             raise FastPathMismatch(f"COPY refused a row pyarrow accepted: {e}") from None
         except BaseException:

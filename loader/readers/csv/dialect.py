@@ -10,6 +10,7 @@ loses. Pure logic over a string: no I/O here.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections import Counter
@@ -53,6 +54,13 @@ def typed_cell(cell: str) -> bool:
     c = cell.strip()
     if len(c) > MAX_TYPED_CHARS:
         return _WORDS.fullmatch(c) is not None
+    return _typed_short(c)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _typed_short(c: str) -> bool:
+    """Cached, for cells of at most MAX_TYPED_CHARS (so the cache stays a few MB): candidate
+    dialects that split a row alike, and files of one feed, ask about the same cells again."""
     return _TYPED.fullmatch(c) is not None
 
 

@@ -8,6 +8,7 @@ numbers and ambiguous values stay text rather than being silently damaged.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -72,10 +73,19 @@ class Guess:
         return TEXT
 
 
-def kinds_of(value: str) -> set[str]:
+def kinds_of(value: str) -> frozenset[str]:
+    """The kinds a value fits; none past MAX_TYPED_CHARS (a 5,000-digit "integer" is text)."""
+    return _NO_KINDS if len(value) > MAX_TYPED_CHARS else _kinds(value)
+
+
+_NO_KINDS: frozenset[str] = frozenset()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _kinds(value: str) -> frozenset[str]:
+    """Cached (frozen, so no caller can change the cache; short values only, so it stays a few MB):
+    codes, flags, dates and small numbers repeat across readings of the sample and files of a feed."""
     kinds: set[str] = set()
-    if len(value) > MAX_TYPED_CHARS:
-        return kinds
     if value in TRUE_VALUES or value in FALSE_VALUES:
         kinds.add("boolean")
     if _INT.match(value):
@@ -90,7 +100,7 @@ def kinds_of(value: str) -> set[str]:
         kinds |= {"date", "timestamp"}
     elif (m := _TS.match(value)) and _valid_timestamp(m):
         kinds.add("timestamptz" if m.group(6) else "timestamp")
-    return kinds
+    return frozenset(kinds)
 
 
 def is_typed(value: str) -> bool:
