@@ -47,6 +47,7 @@ class Action(StrEnum):
     GONE = "gone"  # the file vanished before it was worked on
     SKIPPED = "skipped"  # backfill: this path was loaded before
     CONFIG = "config"  # the database settings are wrong (login, database, grants): stop (78), the file waits
+    LOST = "lost"  # several hosts: another one took the file's table over; this one leaves the file alone
 
 
 KINDS = ("boolean", "bigint", "decimal", "float", "date", "timestamp", "timestamptz", "text")

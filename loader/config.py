@@ -104,6 +104,8 @@ class ServiceSettings:
     http_token: str = field(default="", repr=False, metadata={
         "doc": "bearer token of the HTTP interface (secret: environment or .env only); needed off loopback"})
     upload_max_bytes: int = field(default=10 << 30, metadata={"doc": "largest upload accepted (413 beyond it)"})
+    lease_s: float = field(default=60.0, metadata={"doc": "several hosts (PostgreSQL, SQL Server): a dead host's "
+                                                         "files are taken over after this long without heartbeat"})
 
 
 @dataclass

@@ -145,6 +145,13 @@ class TableBusyError(DatabaseError, TransientError):
     exit_code = EXIT_TEMPFAIL
 
 
+class LeaseLostError(LoaderError):
+    """Another host owns the file now (this supervisor's lease on its table ran out, or was taken over):
+    nothing of this load is published, and the file is neither moved nor failed here. Not bad data."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
 class WorkerStartError(LoaderError):
     """Worker processes die as soon as they start (a broken install, an import that fails): respawning
     them forever would spin, so the service and backfill stop with 70, an installation bug."""

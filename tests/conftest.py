@@ -179,6 +179,12 @@ def service_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     yield from _make_db(request.param, request, tmp_path)
 
 
+@pytest.fixture(params=["postgresql", "mssql"])
+def hosts_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """The databases that coordinate several hosts through the claims table (SQLite is one host's file)."""
+    yield from _make_db(request.param, request, tmp_path)
+
+
 @pytest.fixture
 def sqlite_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     """For behaviour of folders, routes and the supervisor itself, which no database changes."""

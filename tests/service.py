@@ -30,14 +30,14 @@ def write_config(path: Path, root: Path, **extra: str) -> Path:
 
 
 class Service:
-    def __init__(self, db: Db, root: Path, *args: str, env: dict[str, str] | None = None):
-        self.db, self.root, self.args = db, root, args
+    def __init__(self, db: Db, root: Path, *args: str, env: dict[str, str] | None = None, name: str = "service"):
+        self.db, self.root, self.args, self.name = db, root, args, name
         self.env = os.environ | FAST_ENV | (env or {})
         self.logs: list[Path] = []
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Service:
-        log = self.root.parent / f"service-{len(self.logs)}.log"
+        log = self.root.parent / f"{self.name}-{len(self.logs)}.log"
         self.logs.append(log)
         with open(log, "wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "loader", "--db", self.db.url, "run", *self.args],

@@ -47,7 +47,7 @@ def test_ctrl_c_on_the_service_drains_and_fails_no_file(db: Db, tmp_path: Path) 
     root = tmp_path / "drop"
     conf = write_config(tmp_path / "loader.toml", root)
     for n in (1, 2):
-        drop(root, f"t{n}__fullload__1.csv", rows=BIG)
+        drop(root, f"t{n}__fullload__1.csv", rows=db.rows(BIG))
     # binary COPY from Arrow: the path on which the driver call runs on the worker's main thread
     with Service(db, root, "--config", str(conf), *FAST, env={"LOADER_DATABASE__RAW_COPY": "false"}) as svc:
         wait_until(lambda: bulk_loading(db), 120, "a load in its bulk phase", svc)
@@ -83,7 +83,7 @@ def test_ctrl_c_on_backfill_finishes_running_loads_and_prints_the_summary(db: Db
     tree = tmp_path / "history"
     tree.mkdir()
     for day in range(1, 5):
-        write_numbers(tree / f"sales_2024010{day}.csv", rows=BIG, start=day * BIG)
+        write_numbers(tree / f"sales_2024010{day}.csv", rows=db.rows(BIG), start=day * BIG)
     proc = start(db, "backfill", str(tree), "--table", "sales", "--mode", "append", "--workers", "2")
     _, err = ctrl_c_while_loading(db, proc)
     assert proc.returncode == EXIT_INTERRUPTED, err
@@ -94,7 +94,7 @@ def test_ctrl_c_on_backfill_finishes_running_loads_and_prints_the_summary(db: Db
     again = subprocess.run([sys.executable, "-m", "loader", "--db", db.url, "backfill", str(tree), "--table",
                             "sales", "--mode", "append"], capture_output=True, text=True, timeout=300)
     assert again.returncode == EXIT_OK, again.stderr
-    assert db.query("SELECT count(*) FROM ref.sales") == [(4 * BIG,)]
+    assert db.query("SELECT count(*) FROM ref.sales") == [(4 * db.rows(BIG),)]
 
 
 def test_backfill_stops_a_table_after_a_failed_file_and_resumes_there(sqlite_db: Db, tmp_path: Path) -> None:

@@ -36,14 +36,15 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         rows = target.tracker.recent_loads(args.limit)
         totals = target.tracker.summary(window_start)
         sources = source_status(settings, target)
+        claims = target.tracker.claims.live() if target.tracker.claims is not None else []
     finally:
         target.close()
     roots = args.root or [r.root for r in settings.routes]
     folders_now = folder_summary(settings.routes if not args.root else [default_route(r) for r in roots])
     if args.json:
         recent = [_decoded(r) for r in rows]
-        doc: object = ({"folders": folders_now, "totals": totals, "recent": recent, "sources": sources}
-                       if args.summary else recent)
+        doc: object = ({"folders": folders_now, "totals": totals, "recent": recent, "sources": sources,
+                        "claims": claims} if args.summary else recent)
         print(json.dumps(doc, default=str, indent=1))
         return EXIT_OK
     header = ("started (UTC)", "file", "table", "mode", "status", "rows", "seconds", "error")
@@ -57,6 +58,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print()
     print_summary(folders_now, totals, 3600.0)
     print(logs.printable(where))
+    for text in claim_lines(claims):
+        print(logs.printable(text))
     for src in sources:
         print(f"source {src['name']} -> {src['table']}: last run {src['last_run'] or 'never'} "
               f"{src['status'] or ''}, {src['rows'] or 0:,} rows, watermark {src['watermark'] or '-'}, "
@@ -82,6 +85,31 @@ def source_status(settings: Settings, target: Any) -> list[dict[str, object]]:
                     "rows": row.get("rows_loaded"), "watermark": value_text(mark[2]) if mark else None,
                     "next_run": due.isoformat(timespec="seconds") if due else None})
     return out
+
+
+def claim_lines(claims: list[dict[str, object]]) -> list[str]:
+    """Several hosts: each supervisor's last heartbeat, which host loads which table's file, and the
+    claims whose lease ran out (another host takes those files over)."""
+    from ..targets.sql.claims import HOST_KEY
+
+    out = []
+    for c in claims:
+        beat = _utc(c["heartbeat_at"])
+        late = " (no heartbeat since: expired)" if c["expired"] else ""
+        if str(c["claim_key"]).startswith(HOST_KEY):
+            out.append(f"host {c['host']} pid {c['pid']}: last heartbeat {beat} UTC{late}")
+        else:
+            what = "claim expired, to be taken over:" if c["expired"] else "claimed:"
+            out.append(f"{c['claim_key']} {what} {c['file_name'] or '?'} by {c['host']} pid {c['pid']} "
+                       f"(since {_utc(c['claimed_at'])}, heartbeat {beat} UTC)")
+    return out
+
+
+def _utc(value: object) -> str:
+    """A database timestamp as UTC text (PostgreSQL's come in the session's time zone)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return str(value)[:19]
 
 
 def missing_sqlite_file(url: str) -> str | None:

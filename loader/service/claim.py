@@ -32,13 +32,17 @@ def claim_id(now: dt.datetime, pid: int, seq: int) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{pid}-{seq:06d}"
 
 
-def claim(root: str, name: str) -> Path | None:
-    """inbox/<name> -> processing/<claim id>/<name> by one atomic rename; None if it is gone.
+def new_claim_id() -> str:
+    return claim_id(dt.datetime.now(dt.UTC), os.getpid(), next(_counter))
+
+
+def claim(root: str, name: str, cid: str | None = None) -> Path | None:
+    """inbox/<name> -> processing/<claim id>/<name> by one atomic rename; None if it is gone (another
+    host may have won the rename: that is not an error). `cid`: the id a lease was taken under.
 
     Raises ClaimError (never a bare OSError) when the rename or the folder is refused.
     """
-    now = dt.datetime.now(dt.UTC)
-    folder = Path(root, PROCESSING, claim_id(now, os.getpid(), next(_counter)))
+    folder = Path(root, PROCESSING, cid or new_claim_id())
     try:
         folder.mkdir(parents=True)
     except OSError as e:
@@ -54,18 +58,29 @@ def claim(root: str, name: str) -> Path | None:
     return folder / name
 
 
-def claimed(root: str) -> list[Path]:
-    """Files under processing/, oldest claim first (recovery puts them back to work in order)."""
+def claimed(root: str, tidy_after_s: float = 0.0) -> list[Path]:
+    """Files under processing/, oldest claim first (recovery puts them back to work in order).
+
+    Empty claim folders are removed once older than `tidy_after_s`: with several hosts, another
+    one may be between making its folder and renaming its file into it.
+    """
     base = Path(root, PROCESSING)
     out = []
     for folder in sorted(base.iterdir()) if base.exists() else []:
         if not folder.is_dir():
             continue
         files = [p for p in folder.iterdir() if p.name != LOCK_NAME]
-        if not files:
+        if not files and _age(folder) >= tidy_after_s:
             remove_claim_folder(folder)
         out.extend(sorted(files))
     return out
+
+
+def _age(folder: Path) -> float:
+    try:
+        return dt.datetime.now().timestamp() - folder.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def lock_claim(path: Path) -> int | None:

@@ -42,12 +42,15 @@ def connected(settings: Settings) -> Iterator[Target]:
 
 
 # -- at start -------------------------------------------------------------------------------------
-def claimed_files(route_list: list[RouteSettings]) -> Iterator[tuple[RouteSettings, Path]]:
-    """Files left in processing/ by a stop or crash, route by route, oldest claim first."""
+def claimed_files(route_list: list[RouteSettings], tidy_after_s: float = 0.0,
+                  quiet: bool = False) -> Iterator[tuple[RouteSettings, Path]]:
+    """Files left in processing/ by a stop or crash, route by route, oldest claim first. With several
+    hosts (`quiet`) most are other hosts' live claims: the caller says which it takes over."""
     for route in route_list:
-        for path in claim.claimed(route.root):
-            log.info("recovering %s (claimed before a stop or crash)", path,
-                     extra=fields(file=path.name, stage="recover"))
+        for path in claim.claimed(route.root, tidy_after_s):
+            if not quiet:
+                log.info("recovering %s (claimed before a stop or crash)", path,
+                         extra=fields(file=path.name, stage="recover"))
             yield route, path
 
 

@@ -59,7 +59,7 @@ class Step(Enum):
     STOP = "stop"  # the database settings are wrong: every file would fail alike; the caller stops (78)
 
 
-_ENDS = (Action.ARCHIVED, Action.FAILED, Action.GONE, Action.SKIPPED)
+_ENDS = (Action.ARCHIVED, Action.FAILED, Action.GONE, Action.SKIPPED, Action.LOST)
 
 
 class Scheduler(Generic[P]):
@@ -104,6 +104,19 @@ class Scheduler(Generic[P]):
     def discard(self, item: Item[P]) -> None:
         """Taken but never started (the file vanished before its claim): forget it."""
         self.running.pop(item.key, None)
+
+    def defer(self, item: Item[P], now: float) -> None:
+        """Taken, but another host holds its table: back at the head, not an attempt, tried again soon."""
+        self.running.pop(item.key, None)
+        self._requeue(item, now, BUSY_WAIT_S)
+
+    def queued(self, item: Item[P]) -> bool:
+        """Still waiting in its table's queue (a retry), as opposed to done with."""
+        return any(i is item for i in self.queues.get(item.key, ()))
+
+    def items(self) -> list[Item[P]]:
+        """Everything queued or running."""
+        return [*self.running.values(), *(i for q in self.queues.values() for i in q)]
 
     def last_try(self, item: Item[P]) -> bool:
         """A transient failure on this attempt fails the file instead of asking for a retry."""

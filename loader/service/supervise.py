@@ -31,6 +31,7 @@ from ..logs import fields, json_logs
 from ..route_read import read_pins
 from . import claim, folders, recovery, watch
 from .governor import Governor
+from .lease import leases_for, single_service
 from .live import Live
 from .pool import Finished, InlinePool, ProcessPool
 from .scheduler import Item, RetryPolicy, Scheduler, Step
@@ -54,6 +55,8 @@ class File:
     name: str
     dest: routes.Destination
     claimed: Path | None = None
+    claim_id: str = ""  # the id of its claim folder, chosen before the lease is taken under it
+    adopted: bool = False  # several hosts: another host's claim, found in processing/ without a live lease
 
     @property
     def table(self) -> str:
@@ -83,9 +86,13 @@ class Supervisor:
         self.live = Live()  # what the HTTP thread may read, and systemd's notify protocol
         self.uploads = Registry(route_list)
         self.http: Any = None
+        self.leases = leases_for(settings)  # several hosts share the drop folders (not on SQLite)
+        self.single: int | None = None  # SQLite: the lock file that keeps a second service off the database
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> int:
+        if self.leases is None:
+            self.single = single_service(self.settings.database.url)
         self._install_signals()
         for r in self.routes:
             folders.ensure_layout(r.root)
@@ -113,6 +120,10 @@ class Supervisor:
                 self.events.stop()
             self.pool.close()
             self.wake.close()
+            if self.leases is not None:
+                self.leases.stop()
+            if self.single is not None:
+                os.close(self.single)
             self._ignore_late_signals()
 
     def _ignore_late_signals(self) -> None:
@@ -142,9 +153,34 @@ class Supervisor:
         """Dead loads failed first, then the claimed files go back to work, in claim order."""
         recovery.reconcile_at_start(self.settings)
         self.timer.start(last_starts(self.settings), wall_now())  # a missed run runs once, now
+        if self.leases is not None:
+            self.leases.start()
+            self._adopt(time.monotonic())
+            return
         now = time.monotonic()
         for route, path in recovery.claimed_files(self.routes):
             self._enqueue(route, path.name, now, claimed=path)
+
+    def _adopt(self, now: float) -> None:
+        """Several hosts: claims in processing/ that no live lease covers (a dead host's, or this host's
+        before a restart) join the queues, to be reconciled and loaded under this host's lease."""
+        assert self.leases is not None
+        try:
+            busy = self.leases.busy()
+        except LoaderError as e:
+            log.warning("cannot read the claims (%s): claims left in processing/ are looked at later", e,
+                        extra=fields(stage="recover"))
+            return
+        known = {str(i.payload.claimed) for i in self.sched.items() if isinstance(i.payload, File)}
+        for route, path in recovery.claimed_files(self.routes, self.leases.lease_s, quiet=True):
+            if str(path) in known:
+                continue
+            try:
+                dest = routes.destination(route, path.name, self.settings.schemas.ref)
+            except BadInputError:
+                continue  # not this host's routes: the file waits for a host whose routes take it
+            if f"{dest.schema}.{dest.table}" not in busy:  # busy was read before the listing
+                self._enqueue(route, path.name, now, claimed=path, adopted=True)
 
     def _loop(self) -> int:
         while True:
@@ -177,6 +213,8 @@ class Supervisor:
             if scanned:
                 self.uploads.deliver_waiting()
                 self._scan(time.monotonic())
+                if self.leases is not None:
+                    self._adopt(time.monotonic())
                 self.live.scanned()
             self._queue_sources(time.monotonic())
             self._dispatch(time.monotonic())
@@ -236,13 +274,15 @@ class Supervisor:
             item = pull_item(src, self.settings.schemas.ref)
             self.sched.add((item.dest.schema, item.dest.table), item, now)
 
-    def _enqueue(self, route: RouteSettings, name: str, now: float, claimed: Path | None = None) -> bool:
+    def _enqueue(self, route: RouteSettings, name: str, now: float, claimed: Path | None = None,
+                 adopted: bool = False) -> bool:
         try:
             dest = routes.destination(route, name, self.settings.schemas.ref)
         except BadInputError as e:
             self._reject(route, name, claimed, str(e))
             return False
-        self.sched.add((dest.schema, dest.table), File(route, name, dest, claimed), now, recovered=claimed is not None)
+        self.sched.add((dest.schema, dest.table), File(route, name, dest, claimed, adopted=adopted), now,
+                       recovered=claimed is not None)
         return True
 
     def _reject(self, route: RouteSettings, name: str, claimed: Path | None, reason: str) -> None:
@@ -276,22 +316,59 @@ class Supervisor:
 
     def _claim(self, item: Item[File | Pull]) -> bool:
         f = item.payload
+        if self.leases is not None and not self._lease(item):
+            return False
         if isinstance(f, Pull):  # nothing to claim: the table's queue already serialises it
             f.started = f.started or wall_now()
             return True
+        if f.adopted:  # its owner may have finished it between our look at the claims and at processing/
+            if not os.path.lexists(f.claimed):  # type: ignore[arg-type]
+                self.sched.discard(item)
+                self._release(item)
+                return False
+            log.info("taking over %s (its host stopped renewing the claim)", f.claimed,
+                     extra=fields(file=f.name, stage="recover"))
+            f.adopted = False
         if f.claimed is None:
             self.inbox.known.discard(os.path.join(f.route.root, folders.INBOX, f.name))
-            f.claimed = self._try_claim(f.route, f.name)
-            if f.claimed is None:  # gone before we got to it, or it cannot be claimed
+            f.claimed = self._try_claim(f.route, f.name, f.claim_id or None)
+            if f.claimed is None:  # gone before we got to it (another host's), or it cannot be claimed
                 self.sched.discard(item)
+                self._release(item)
                 return False
             f.claimed = self.uploads.adopt(f.claimed)  # an upload's claim folder carries its id
+            if self.leases is not None and f.claimed.parent.name != f.claim_id:
+                self._lease(item)  # the same lease, under the upload's folder name
         return True
 
-    def _try_claim(self, route: RouteSettings, name: str) -> Path | None:
+    def _lease(self, item: Item[File | Pull]) -> bool:
+        """Several hosts: the table's lease before the file is claimed or worked on; while another host
+        holds it, the item waits at the head of its queue (not an attempt)."""
+        assert self.leases is not None
+        f = item.payload
+        if isinstance(f, File):
+            f.claim_id = f.claimed.parent.name if f.claimed is not None else (f.claim_id or claim.new_claim_id())
+        key, cid = f"{f.dest.schema}.{f.dest.table}", f.claim_id if isinstance(f, File) else f.name
+        try:
+            won = self.leases.take(key, cid, f.name)
+        except LoaderError as e:
+            now = time.monotonic()
+            step, delay = self.sched.settle(item, Action.UNAVAILABLE, now)
+            log.warning("database unavailable: %s; %d file(s) waiting, next try in %.1fs", e, self.sched.waiting(),
+                        delay, extra=fields(stage="db_down", waiting=self.sched.waiting()))
+            return False
+        if not won:
+            self.sched.defer(item, time.monotonic())
+        return won
+
+    def _release(self, item: Item[File | Pull]) -> None:
+        if self.leases is not None:
+            self.leases.release(f"{item.payload.dest.schema}.{item.payload.dest.table}")
+
+    def _try_claim(self, route: RouteSettings, name: str, cid: str | None = None) -> Path | None:
         """The claim, or None: gone, or refused — then said once, and left alone for a while."""
         try:
-            return claim.claim(route.root, name)
+            return claim.claim(route.root, name, cid)
         except claim.ClaimError as e:
             path = os.path.join(route.root, folders.INBOX, name)
             self.unclaimable[path] = time.monotonic() + UNCLAIMABLE_RETRY_S
@@ -311,19 +388,28 @@ class Supervisor:
 
     def _job(self, item: Item[File | Pull]) -> Job:
         f = cast(File, item.payload)
+        lease = self.leases.lease(f.table) if self.leases is not None else None
         return Job(str(f.claimed), f.route.root, f.route.name, f.dest.schema, f.dest.table, f.dest.mode,
                    self.settings, attempt=item.attempt, last_try=self.sched.last_try(item),
                    recovered=item.recovered, load=route_load(f.route), read=read_pins(f.route),
-                   mapping=route_mapping(f.route))
+                   mapping=route_mapping(f.route), lease=lease)
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _finish(self, done: Finished) -> None:
         item = self.sched.running_item(done.job.key)
         out = done.outcome
         step, delay = self.sched.settle(item, out.action if out else None, time.monotonic())
+        try:
+            self._finished(item, out, step, delay, (out.reason if out else None) or done.reason or "transient failure")
+        finally:
+            if not self.sched.queued(item):  # done with (not a retry): the table is free for every host
+                self._release(item)
+
+    def _finished(self, item: Item[File | Pull], out: Outcome | None, step: Step, delay: float, reason: str) -> None:
         f = item.payload
-        reason = (out.reason if out else None) or done.reason or "transient failure"
-        if isinstance(f, Pull) and step in (Step.DONE, Step.GIVE_UP):
+        if out is not None and out.action == Action.LOST:
+            log.warning("%s: %s", f.name, reason, extra=fields(file=f.name, stage="lost"))
+        elif isinstance(f, Pull) and step in (Step.DONE, Step.GIVE_UP):
             self._pull_done(f, out, reason)
         elif step is Step.DONE and out is not None:
             self._count(f, out)
@@ -368,7 +454,7 @@ class Supervisor:
                 log.error("%s stays in processing/ until the next run: %s", f.claimed, out.reason,
                           extra=fields(file=f.name, stage=Action.RETRY))
                 return
-            if out.action not in (Action.BUSY, Action.RETRY):
+            if out.action not in (Action.BUSY, Action.RETRY, Action.UNAVAILABLE):
                 self._count(f, out)
                 return
             reason = out.reason or reason

@@ -29,6 +29,7 @@ from ..mapping import Mapping
 from ..opened import Opened, RefusedInputError, open_in_root
 from ..readers import ReadOptions
 from ..targets import Target, open_target
+from ..targets.claims import Lease
 from . import claim, folders, recovery
 
 log = logging.getLogger("loader.work")
@@ -50,6 +51,7 @@ class Job:
     load: dict[str, Any] = field(default_factory=dict)  # the route's load.* overrides (route_load)
     read: dict[str, Any] = field(default_factory=dict)  # what the route pins for reading (route_read.py)
     mapping: Mapping | None = None  # the route's columns (mapping.py)
+    lease: Lease | None = None  # several hosts: the table's lease this file is loaded under (service/lease.py)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -119,15 +121,20 @@ def _close(target: Target) -> None:
         target.close()
 
 
-def _load(request: LoadRequest, settings: Settings, **kwargs: Any) -> LoadResult:
-    """load_file on this process's kept target; a target that cannot open is load_file's own failure."""
+def _load(request: LoadRequest, settings: Settings, lease: Lease | None = None, **kwargs: Any) -> LoadResult:
+    """load_file on this process's kept target; a target that cannot open is load_file's own failure.
+    Under a lease the publish is fenced by it (Tracker.record_end)."""
     try:
         target = kept_target(settings)
     except ConfigError:
         raise  # the database settings are wrong: process() stops the service, the file is not failed
     except LoaderError:
         return load_file(request, settings, **kwargs)  # reports the failure (and its exit code) as always
-    result = load_file(request, settings, target=target, **kwargs)
+    target.tracker.lease = lease
+    try:
+        result = load_file(request, settings, target=target, **kwargs)
+    finally:
+        target.tracker.lease = None
     if result.transient or result.exit_code == EXIT_SOFTWARE:
         forget_target(settings)
     return result
@@ -167,6 +174,8 @@ def process(job: Job) -> Outcome:
 
 def _claimed(job: Job) -> Outcome:
     path = Path(job.path)
+    if job.lease is not None:  # the table's lease, not a local lock, says who works on the claim
+        return _locked(job, path)
     try:
         fd = claim.lock_claim(path)
     except FileNotFoundError:
@@ -205,17 +214,21 @@ def _opened(job: Job, path: Path, opened: Opened) -> Outcome:
         if isinstance(earlier, Outcome):
             return earlier
         if earlier is not None:
+            if (lost := _lost(job)) is not None:
+                return lost
             dst = folders.archive(job.root, path, _today())
             return Outcome(job.path, Action.ARCHIVED, moved_to=str(dst), reason=f"already {earlier['status']} "
                            f"(load {earlier['load_id']}); archived without loading again")
     request = LoadRequest(str(path), job.table, job.mode, route=job.route, rejects_dir=rejects_dir(job.root, path),
                           mapping=job.mapping)
-    return _after_load(job, path, _load(request, settings, options=ReadOptions(**job.read), opened=opened,
+    return _after_load(job, path, _load(request, settings, job.lease, options=ReadOptions(**job.read), opened=opened,
                                          shown_as=path.name))
 
 
 def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
     if result.status in DONE:
+        if (lost := _lost(job, result)) is not None:
+            return lost
         try:
             dst = folders.archive(job.root, path, _today())
         except OSError as e:  # committed: the retry finds the loaded row and only moves the file
@@ -223,7 +236,7 @@ def _after_load(job: Job, path: Path, result: LoadResult) -> Outcome:
         return Outcome(job.path, Action.ARCHIVED, result, str(dst))
     retry = _retry_action(result, job.last_try)
     if retry is not None:
-        return Outcome(job.path, retry, result, reason=result.error)
+        return _lost(job, result) or Outcome(job.path, retry, result, reason=result.error)
     return _fail(job, path, result, result.error or Status.FAILED)
 
 
@@ -249,22 +262,46 @@ def _reconcile(job: Job, settings: Settings) -> dict[str, object] | Outcome | No
 def fail_claim(job: Job, reason: str) -> Outcome:
     """The supervisor gives up on a claim whose worker died: fail its dead loads, then the file."""
     path = Path(job.path)
-    fd = claim.lock_claim(path)
-    if fd is None:
+    fd = None if job.lease is not None else claim.lock_claim(path)
+    if fd is None and job.lease is None:
         return Outcome(job.path, Action.BUSY, reason="another live process holds the claim")
     try:
         try:
             earlier = _reconcile(job, route_settings(job.settings, job.schema))
         except ConfigError as e:  # the settings are at fault, not the file: it waits in processing/
             return Outcome(job.path, Action.RETRY, reason=str(e))
+        if isinstance(earlier, Outcome):  # the database cannot say whether it committed: never fail it blind
+            return earlier
         if isinstance(earlier, dict):  # it did commit before dying: archive, never fail a loaded file
             return Outcome(job.path, Action.ARCHIVED, moved_to=str(folders.archive(job.root, path, _today())))
         return _fail(job, path, None, reason)
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
+
+
+def _lost(job: Job, result: LoadResult | None = None) -> Outcome | None:
+    """Under a lease, before any move: is the file still this host's? If not, another host owns it now
+    and this one leaves it where it is (its publish, if any, was fenced and rolled back)."""
+    if job.lease is None:
+        return None
+    try:
+        claims = kept_target(route_settings(job.settings, job.schema)).tracker.claims
+        held = claims is None or claims.holds(job.lease)
+    except ConfigError:
+        raise
+    except LoaderError as e:  # cannot tell: the file stays in processing/ and the claim is looked at again
+        return Outcome(job.path, Action.UNAVAILABLE if e.transient else Action.RETRY, result,
+                       reason=f"cannot check the claim on {job.lease.key}: {e}")
+    if held:
+        return None
+    return Outcome(job.path, Action.LOST, result, reason=f"the claim on {job.lease.key} passed to another host "
+                   "(this one's lease ran out); that host loads the file")
 
 
 def _fail(job: Job, path: Path, result: LoadResult | None, reason: str) -> Outcome:
+    if (lost := _lost(job, result)) is not None:
+        return lost
     details = error_details(job, path.name, result, reason)
     try:
         dst = folders.fail(job.root, path, details)

@@ -23,8 +23,10 @@ from ..errors import ConfigError, LoaderError, TableBusyError
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE
 from . import mssql_bcp, odbc
 from .base import Capabilities, PublishPlan, PublishTx, RowLocator, batches_of, no_direct_append, stages_of
+from .claims import Claims
 from .mssql_conn import MssqlConn, parse_target
 from .sql import mssql as sql
+from .sql.claims import CLAIMS_TABLE
 from .tracker import Tracker
 
 __all__ = ["MssqlTarget", "choose_path", "connect", "parse_target"]
@@ -97,7 +99,8 @@ class MssqlTarget:
         self.conn = self._connect(autocommit=True)
         self.session = OdbcSession(self.conn)
         self.track = sql.qualified(schemas["tracking"], TRACKING_TABLE)
-        self._tracker = Tracker(self.session, sql.tracking(schemas["tracking"]))
+        self._tracker = Tracker(self.session, sql.tracking(schemas["tracking"]),
+                                claims=Claims(self.session, sql.claims(schemas["tracking"])))
         self._columns: dict[tuple[str, str], list[Column]] = {}
         self._wide: dict[tuple[str, str], set[str]] = {}
 
@@ -129,6 +132,7 @@ class MssqlTarget:
             for statement, (name, _) in zip(added, [c for c in TRACKING_COLUMNS if c[1] != "key"]):
                 self._run(statement, self.track, name)  # columns added by newer versions of loader
             self._run(index, self.track)
+            self._run(self._tracker.claims.sql.create, sql.qualified(self.schemas["tracking"], CLAIMS_TABLE))  # type: ignore[union-attr]
 
     def _applock(self, resource: str, owner: str, timeout_ms: int) -> None:
         granted = self._run(sql.getapplock_sql(), resource, owner, timeout_ms).fetchone()[0]

@@ -172,7 +172,8 @@ def _copy_stream(conn: Any, statement: str, shared: _Shared, file: str,
         with conn.cursor() as cur:
             with cur.copy(statement) as copy:
                 while (chunk := shared.next()) is not None:
-                    sent.add(chunk.first_line, chunk.lines, 0 if sent.starts else first_record_breaks(chunk.data, quote))
+                    uncounted = 0 if sent.starts else first_record_breaks(chunk.data, quote)
+                    sent.add(chunk.first_line, chunk.lines, uncounted)
                     copy.write(chunk.data)
             return int(cur.rowcount)
     except psycopg.Error as e:

@@ -31,6 +31,7 @@ from ..errors import (
 from ..track import TRACKING_COLUMNS, TRACKING_TABLE, LoadRecord
 from . import pgcopy
 from .base import Capabilities, PublishPlan, PublishTx, RawChunks, RowLocator, stages_of
+from .claims import Claims
 from .sql import postgres as sql
 from .sql.postgres import qualified
 from .sqlstate import sqlstate_class
@@ -128,7 +129,8 @@ class PostgresTarget:
             error = map_error(e, connecting=True)
             raise type(error)(f"cannot connect to PostgreSQL: {_first_line(e)}", sqlstate=error.sqlstate) from None
         self.session = PgSession(self.conn)
-        self._tracker = Tracker(self.session, sql.tracking(schemas["tracking"]))
+        self._tracker = Tracker(self.session, sql.tracking(schemas["tracking"]),
+                                claims=Claims(self.session, sql.claims(schemas["tracking"])))
         self.adbc_url = with_application_name(url)  # the bulk connection shows as 'loader' in pg_stat_activity
         pgcopy.tune_socket(self.conn.pgconn.socket)
         self._copy_conns: list[Any] = []  # more psycopg connections for raw COPY streams, kept across loads
@@ -153,6 +155,7 @@ class PostgresTarget:
                 if name not in have:
                     self.session.execute(sql.add_tracking_column_sql(tracking, name, kind))
             self.session.execute(sql.tracking_index_sql(tracking))
+            self.session.execute(self._tracker.claims.sql.create)  # type: ignore[union-attr]
 
     # -- locking --------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from ..coltypes import DONE
 from ..track import TRACKING_COLUMNS, LoadRecord, now
 from .base import Session
+from .claims import Claims, Lease
 from .sql.tracking import SUMMARY_KEYS, QuerySql, TrackingSql
 
 
@@ -28,14 +30,21 @@ def update_params(rec: LoadRecord, adapt: Callable[[object], object] = as_is) ->
 class Tracker:
     """record_start / record_end bracket a load; the rest is what the service and `status` read."""
 
-    def __init__(self, session: Session, sql: TrackingSql, adapt: Callable[[object], object] = as_is):
+    def __init__(self, session: Session, sql: TrackingSql, adapt: Callable[[object], object] = as_is,
+                 claims: Claims | None = None):
         self.session, self.sql = session, sql
         self.adapt = adapt  # a value as the driver stores it (SQLite keeps timestamps as ISO text)
+        self.claims = claims  # the leases of several hosts (PostgreSQL, SQL Server); None on SQLite
+        self.lease: Lease | None = None  # set while a service's load runs: its publish is fenced by it
 
     def record_start(self, rec: LoadRecord) -> None:
         self.session.execute(self.sql.insert, [self.adapt(v) for v in rec.values()])
 
     def record_end(self, rec: LoadRecord) -> None:
+        """A loaded (or duplicate) row under a lease first checks the lease, in the same transaction:
+        a host that lost it raises LeaseLostError and its publish rolls back."""
+        if self.lease is not None and self.claims is not None and rec.status in DONE:
+            self.claims.fence(self.lease)
         self.session.execute(self.sql.update, update_params(rec, self.adapt))
 
     def find_duplicate(self, sha256: str, schema: str, table: str) -> str | None:

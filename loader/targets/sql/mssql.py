@@ -12,6 +12,7 @@ from ...coltypes import Column, ColumnType
 from ...errors import UsageError
 from ...track import TRACKING_COLUMNS, TRACKING_TABLE
 from ..base import PublishPlan, PublishSql, Statement, plain
+from .claims import CLAIMS_TABLE, ClaimSql, mssql_claims
 from .merge import Dialect
 from .tracking import Flavor, TrackingSql, tracking_sql
 
@@ -139,7 +140,13 @@ def tracking(schema: str) -> TrackingSql:
     return tracking_sql(qualified(schema, TRACKING_TABLE), FLAVOR)
 
 
+def claims(schema: str) -> ClaimSql:
+    return mssql_claims(qualified(schema, CLAIMS_TABLE))
+
+
 FLAVOR = Flavor(quote=bracket, mark="?", top="TOP (?) ", floor="CAST('0001-01-01' AS datetime2(6))")
+
+
 def add_column_sql(schema: str, table: str, col: Column) -> str:
     """schema_drift = add_columns: a nullable column, so the rows already there read NULL."""
     return f"ALTER TABLE {qualified(schema, table)} ADD {bracket(col.name)} {sql_type(col.type)} NULL"

@@ -13,6 +13,7 @@ from ...coltypes import Column, ColumnType
 from ...naming import quote
 from ...track import TRACKING_COLUMNS, TRACKING_TABLE
 from ..base import PublishPlan, PublishSql, Statement, plain
+from .claims import CLAIMS_TABLE, ClaimSql, postgres_claims
 from .merge import Dialect
 from .tracking import Flavor, TrackingSql, tracking_sql
 
@@ -88,6 +89,10 @@ def advisory_unlock_sql() -> str:
 # -- tracking table ----------------------------------------------------------------------------
 def tracking(schema: str) -> TrackingSql:
     return tracking_sql(qualified(schema, TRACKING_TABLE), FLAVOR)
+
+
+def claims(schema: str) -> ClaimSql:
+    return postgres_claims(qualified(schema, CLAIMS_TABLE))
 
 
 def create_schema_sql(schema: str) -> str:
