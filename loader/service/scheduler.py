@@ -71,9 +71,14 @@ class Scheduler(Generic[P]):
         self.db_failures = 0  # consecutive 'unavailable' outcomes; the pause grows with them
 
     # -- in -----------------------------------------------------------------------------------
-    def add(self, key: Key, payload: P, arrival: float, recovered: bool = False) -> Item[P]:
+    def add(self, key: Key, payload: P, arrival: float, recovered: bool = False, first: bool = False) -> Item[P]:
+        """`first`: ahead of the table's queue (a claim found late that arrived before every file queued)."""
         item = Item(key, payload, arrival, recovered=recovered)
-        self.queues.setdefault(key, deque()).append(item)
+        queue = self.queues.setdefault(key, deque())
+        if first:
+            queue.appendleft(item)
+        else:
+            queue.append(item)
         return item
 
     # -- out ----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from ..logs import fields, json_logs
 from ..route_read import read_pins
 from . import claim, folders, recovery, watch
 from .governor import Governor
+from .hosts import Hosts
 from .lease import leases_for, single_service
 from .live import Live
 from .pool import Finished, InlinePool, ProcessPool
@@ -86,12 +87,13 @@ class Supervisor:
         self.live = Live()  # what the HTTP thread may read, and systemd's notify protocol
         self.uploads = Registry(route_list)
         self.http: Any = None
-        self.leases = leases_for(settings)  # several hosts share the drop folders (not on SQLite)
+        leases = leases_for(settings)  # several hosts share the drop folders (not on SQLite)
+        self.hosts = Hosts(leases, settings, route_list, self.sched, self._enqueue) if leases is not None else None
         self.single: int | None = None  # SQLite: the lock file that keeps a second service off the database
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> int:
-        if self.leases is None:
+        if self.hosts is None:
             self.single = single_service(self.settings.database.url)
         self._install_signals()
         for r in self.routes:
@@ -120,8 +122,8 @@ class Supervisor:
                 self.events.stop()
             self.pool.close()
             self.wake.close()
-            if self.leases is not None:
-                self.leases.stop()
+            if self.hosts is not None:
+                self.hosts.stop()
             if self.single is not None:
                 os.close(self.single)
             self._ignore_late_signals()
@@ -153,34 +155,12 @@ class Supervisor:
         """Dead loads failed first, then the claimed files go back to work, in claim order."""
         recovery.reconcile_at_start(self.settings)
         self.timer.start(last_starts(self.settings), wall_now())  # a missed run runs once, now
-        if self.leases is not None:
-            self.leases.start()
-            self._adopt(time.monotonic())
+        if self.hosts is not None:
+            self.hosts.start(time.monotonic())
             return
         now = time.monotonic()
         for route, path in recovery.claimed_files(self.routes):
             self._enqueue(route, path.name, now, claimed=path)
-
-    def _adopt(self, now: float) -> None:
-        """Several hosts: claims in processing/ that no live lease covers (a dead host's, or this host's
-        before a restart) join the queues, to be reconciled and loaded under this host's lease."""
-        assert self.leases is not None
-        try:
-            busy = self.leases.busy()
-        except LoaderError as e:
-            log.warning("cannot read the claims (%s): claims left in processing/ are looked at later", e,
-                        extra=fields(stage="recover"))
-            return
-        known = {str(i.payload.claimed) for i in self.sched.items() if isinstance(i.payload, File)}
-        for route, path in recovery.claimed_files(self.routes, self.leases.lease_s, quiet=True):
-            if str(path) in known:
-                continue
-            try:
-                dest = routes.destination(route, path.name, self.settings.schemas.ref)
-            except BadInputError:
-                continue  # not this host's routes: the file waits for a host whose routes take it
-            if f"{dest.schema}.{dest.table}" not in busy:  # busy was read before the listing
-                self._enqueue(route, path.name, now, claimed=path, adopted=True)
 
     def _loop(self) -> int:
         while True:
@@ -213,8 +193,8 @@ class Supervisor:
             if scanned:
                 self.uploads.deliver_waiting()
                 self._scan(time.monotonic())
-                if self.leases is not None:
-                    self._adopt(time.monotonic())
+                if self.hosts is not None:
+                    self.hosts.adopt(time.monotonic())
                 self.live.scanned()
             self._queue_sources(time.monotonic())
             self._dispatch(time.monotonic())
@@ -275,14 +255,14 @@ class Supervisor:
             self.sched.add((item.dest.schema, item.dest.table), item, now)
 
     def _enqueue(self, route: RouteSettings, name: str, now: float, claimed: Path | None = None,
-                 adopted: bool = False) -> bool:
+                 adopted: bool = False, first: bool = False) -> bool:
         try:
             dest = routes.destination(route, name, self.settings.schemas.ref)
         except BadInputError as e:
             self._reject(route, name, claimed, str(e))
             return False
         self.sched.add((dest.schema, dest.table), File(route, name, dest, claimed, adopted=adopted), now,
-                       recovered=claimed is not None)
+                       recovered=claimed is not None, first=first)
         return True
 
     def _reject(self, route: RouteSettings, name: str, claimed: Path | None, reason: str) -> None:
@@ -316,7 +296,7 @@ class Supervisor:
 
     def _claim(self, item: Item[File | Pull]) -> bool:
         f = item.payload
-        if self.leases is not None and not self._lease(item):
+        if self.hosts is not None and not self.hosts.lease(item):
             return False
         if isinstance(f, Pull):  # nothing to claim: the table's queue already serialises it
             f.started = f.started or wall_now()
@@ -330,6 +310,8 @@ class Supervisor:
                      extra=fields(file=f.name, stage="recover"))
             f.adopted = False
         if f.claimed is None:
+            if self.hosts is not None and self.hosts.older_first(item):
+                return False
             self.inbox.known.discard(os.path.join(f.route.root, folders.INBOX, f.name))
             f.claimed = self._try_claim(f.route, f.name, f.claim_id or None)
             if f.claimed is None:  # gone before we got to it (another host's), or it cannot be claimed
@@ -337,33 +319,13 @@ class Supervisor:
                 self._release(item)
                 return False
             f.claimed = self.uploads.adopt(f.claimed)  # an upload's claim folder carries its id
-            if self.leases is not None and f.claimed.parent.name != f.claim_id:
-                self._lease(item)  # the same lease, under the upload's folder name
+            if self.hosts is not None and f.claimed.parent.name != f.claim_id:
+                self.hosts.lease(item)  # the same lease, under the upload's folder name
         return True
 
-    def _lease(self, item: Item[File | Pull]) -> bool:
-        """Several hosts: the table's lease before the file is claimed or worked on; while another host
-        holds it, the item waits at the head of its queue (not an attempt)."""
-        assert self.leases is not None
-        f = item.payload
-        if isinstance(f, File):
-            f.claim_id = f.claimed.parent.name if f.claimed is not None else (f.claim_id or claim.new_claim_id())
-        key, cid = f"{f.dest.schema}.{f.dest.table}", f.claim_id if isinstance(f, File) else f.name
-        try:
-            won = self.leases.take(key, cid, f.name)
-        except LoaderError as e:
-            now = time.monotonic()
-            step, delay = self.sched.settle(item, Action.UNAVAILABLE, now)
-            log.warning("database unavailable: %s; %d file(s) waiting, next try in %.1fs", e, self.sched.waiting(),
-                        delay, extra=fields(stage="db_down", waiting=self.sched.waiting()))
-            return False
-        if not won:
-            self.sched.defer(item, time.monotonic())
-        return won
-
     def _release(self, item: Item[File | Pull]) -> None:
-        if self.leases is not None:
-            self.leases.release(f"{item.payload.dest.schema}.{item.payload.dest.table}")
+        if self.hosts is not None:
+            self.hosts.release(item)
 
     def _try_claim(self, route: RouteSettings, name: str, cid: str | None = None) -> Path | None:
         """The claim, or None: gone, or refused — then said once, and left alone for a while."""
@@ -388,7 +350,7 @@ class Supervisor:
 
     def _job(self, item: Item[File | Pull]) -> Job:
         f = cast(File, item.payload)
-        lease = self.leases.lease(f.table) if self.leases is not None else None
+        lease = self.hosts.lease_of(f.table) if self.hosts is not None else None
         return Job(str(f.claimed), f.route.root, f.route.name, f.dest.schema, f.dest.table, f.dest.mode,
                    self.settings, attempt=item.attempt, last_try=self.sched.last_try(item),
                    recovered=item.recovered, load=route_load(f.route), read=read_pins(f.route),
