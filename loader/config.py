@@ -71,7 +71,8 @@ class LoadSettings:
     lineage: list[str] = field(default_factory=list, metadata={"doc": "columns the loader adds: _load_id, "
                                                                       "_source_file, _loaded_at, _row_number"})
     schema_drift: str = field(default="fail", metadata={"doc": "append/merge, a column the table lacks: fail | "
-                                                               "add_columns | ignore"})
+                                                               "add_columns | ignore | rescue (also values that "
+                                                               "do not fit: JSON in _rescued)"})
     missing_columns: str = field(default="null", metadata={"doc": "append/merge, a table column the file lacks: "
                                                                   "null (noted) | fail"})
     widen_types: bool = field(default=False, metadata={"doc": "append/merge: a table column the file needs wider "
@@ -129,7 +130,8 @@ class RouteSettings:
                                                               "empty = load.duplicate_keys"})
     delete_missing: bool = field(default=False, metadata={"doc": "merge: delete rows whose key the file lacks"})
     lineage: list[str] = field(default_factory=list, metadata={"doc": "lineage columns; empty = load.lineage"})
-    schema_drift: str = field(default="", metadata={"doc": "fail | add_columns | ignore; empty = load.schema_drift"})
+    schema_drift: str = field(default="", metadata={"doc": "fail | add_columns | ignore | rescue; empty = "
+                                                            "load.schema_drift"})
     missing_columns: str = field(default="", metadata={"doc": "null | fail; empty = load.missing_columns"})
     widen_types: bool = field(default=False, metadata={"doc": "widen the table's columns; false = load.widen_types"})
     # what every file of the route is read as (route_read.py); empty = detected
@@ -363,7 +365,7 @@ def _validate(s: Settings, env: dict[str, str | None] | None = None) -> None:
     parse_max_rejects(s.load.max_rejects, f"{s.origins.get('load.max_rejects', 'defaults')}: load.max_rejects")
     check_merge(s.load.key, s.load.duplicate_keys, f"{s.origins.get('load.key', 'defaults')}: load.key")
     lineage.check(s.load.lineage, f"{s.origins.get('load.lineage', 'defaults')}: load.lineage")
-    for key, choices in (("schema_drift", ("fail", "add_columns", "ignore")), ("missing_columns", ("null", "fail"))):
+    for key, choices in (("schema_drift", SCHEMA_DRIFT), ("missing_columns", ("null", "fail"))):
         if getattr(s.load, key) not in choices:
             fail(f"load.{key}", f"must be one of {', '.join(choices)}, got {getattr(s.load, key)!r}")
     _validate_service(s, fail)
@@ -489,6 +491,7 @@ def route_load(route: RouteSettings) -> dict[str, Any]:
 
 
 DUPLICATE_KEYS = ("last", "first", "fail", "reject")  # merge: a key the file repeats
+SCHEMA_DRIFT = ("fail", "add_columns", "ignore", "rescue")  # what a column the table lacks does (plan.py)
 
 
 def check_merge(keys: list[str], duplicate_keys: str, origin: str) -> None:
@@ -514,7 +517,7 @@ def check_route(route: RouteSettings) -> None:
         raise ConfigError(f"mode {route.mode!r} is not one of {', '.join(Mode)}")
     check_merge(route.key, route.duplicate_keys or "last", "key")
     lineage.check(route.lineage, "lineage")
-    for key, choices in (("schema_drift", ("fail", "add_columns", "ignore")), ("missing_columns", ("null", "fail"))):
+    for key, choices in (("schema_drift", SCHEMA_DRIFT), ("missing_columns", ("null", "fail"))):
         if getattr(route, key) not in ("", *choices):
             raise ConfigError(f"{key} {getattr(route, key)!r} is not one of {', '.join(choices)}")
     if route.bad_rows and route.bad_rows not in POLICIES:

@@ -23,7 +23,7 @@ from typing import cast
 
 import pyarrow as pa
 
-from . import filenames, interrupts, lineage, mapping, naming, reconcile, targets
+from . import filenames, interrupts, lineage, mapping, naming, reconcile, rescue, targets
 from .coltypes import Mode, Status
 from .config import Settings
 from .errors import (
@@ -395,7 +395,7 @@ def _drop_stage(target: Target, schema: str, stage: str) -> None:
 
 def _stage_and_publish(job: _Load, plan: LoadPlan, policy: RowPolicy) -> None:
     detection = plan.read_as(job.detection)
-    stream = job.reader.stream(job.source, detection, job.options, policy)
+    stream = job.reader.stream(job.source, plan.reading(job.detection), job.options, policy)
     if _fast_path(job, plan, stream, detection):
         return
     _start_hash(job.rec)
@@ -444,13 +444,15 @@ def _repeated(job: _Load, plan: LoadPlan, stream: Stream) -> targets.Repeated:
 
 
 def _batches(job: _Load, plan: LoadPlan, stream: Stream) -> pa.RecordBatchReader:
-    """The reader's batches, with lineage values and merge's row numbers appended where the plan has them."""
+    """The reader's batches, cast under rescue, with lineage values and merge's row numbers appended
+    where the plan has them."""
+    batches = rescue.rescued(stream.reader(), plan.columns, plan.rescued_from) if plan.rescue else stream.reader()
     if not plan.added:
-        return stream.reader()
+        return batches
     rec = job.rec
     values = lineage.Values(rec.load_id, os.path.basename(job.source.path), rec.started_at)
     fixed = {c.name: mapping.scalar(c, text, job.source.path) for c, text in zip(plan.fixed, plan.fixed_values)}
-    return lineage.added(stream.reader(), [*plan.fixed, *plan.lineage], values,
+    return lineage.added(batches, [*plan.fixed, *plan.lineage], values,
                          ROW if plan.mode == Mode.MERGE else None, fixed,
                          skipped=lambda: [r.data_row for r in stream.rejects if r.data_row is not None])
 
@@ -459,7 +461,7 @@ def _fast_path(job: _Load, plan: LoadPlan, stream: Stream, detection: Detection)
     """The server parses the file's own CSV bytes where it reads them exactly as the reader does
     (targets/pgcopy.py); False, with nothing loaded, when the plain path must run instead."""
     raw_of = getattr(stream, "raw", None)
-    if plan.added:  # lineage and merge's row numbers are not in the file's own bytes
+    if plan.added or plan.rescue:  # lineage, merge's row numbers and _rescued are not in the file's bytes
         return False
     if not job.target.capabilities.raw_csv or raw_of is None or (raw := raw_of()) is None:
         return False

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from . import lineage
-from .coltypes import Column, ColumnType, Mode, joined
-from .config import Settings
+from . import lineage, rescue
+from .coltypes import TEXT, Column, ColumnType, Mode, joined
+from .config import SCHEMA_DRIFT, Settings
 from .errors import BadInputError, ValueTypeError, shorten
 from .mapping import Mapped
 from .readers import Detection, widen
@@ -46,6 +46,8 @@ class LoadPlan:
     fixed_values: tuple[str, ...] = ()  # their text, converted to the column's type as batches pass
     table_types: tuple[tuple[str, ColumnType], ...] = ()  # append/merge: the existing table's column types
     widen_types: bool = False  # a table column the file needs wider is widened in the publish transaction
+    rescue: bool = False  # schema_drift = rescue: values that do not fit go to _rescued (rescue.py)
+    rescued_from: tuple[str, ...] = ()  # rescue: the file's columns the table lacks, kept in _rescued
 
     @property
     def retyped(self) -> tuple[tuple[Column, ColumnType], ...]:
@@ -58,27 +60,37 @@ class LoadPlan:
     def stage_columns(self) -> list[Column]:
         """Merge stages each row's number as well: "the last row of a key wins" needs the file's order."""
         row = [Column(ROW, ColumnType("bigint"))] if self.mode == Mode.MERGE else []
-        return [*self.columns, *self.fixed, *self.lineage, *row]
+        return [*self.columns, *self.rescued, *self.fixed, *self.lineage, *row]
+
+    @property
+    def rescued(self) -> tuple[Column, ...]:
+        return (rescue.COLUMN,) if self.rescue else ()
 
     @property
     def added(self) -> tuple[Column, ...]:
-        """What the loader appends to every batch: value columns, lineage, and merge's row number."""
-        return tuple(self.stage_columns[len(self.columns):])
+        """What the loader appends to every batch after the reader's (and rescue's) columns: value
+        columns, lineage, and merge's row number."""
+        return tuple(self.stage_columns[len(self.columns) + len(self.rescued):])
 
     def publication(self) -> PublishPlan:
         """What the target's publish transaction needs."""
         return PublishPlan(mode=self.mode, ref_schema=self.schema, bkp_schema=self.bkp_schema,
                            stage_schema=self.stage_schema, table=self.table, stage=self.stage,
                            columns=(*(c for c in (*self.columns, *self.fixed) if c.name not in self.dropped),
-                                    *self.lineage),
+                                    *self.rescued, *self.lineage),
                            new_columns=self.new_columns, backups_keep=self.backups_keep,
                            backup_name=self.backup, keys=self.keys, duplicate_keys=self.duplicate_keys,
                            delete_missing=self.delete_missing, lineage=tuple(c.name for c in self.lineage),
                            retype=self.retyped)
 
     def read_as(self, detection: Detection) -> Detection:
-        """The detection the reader streams with: the plan's columns, every note."""
+        """The detection the load follows: the plan's columns, every note."""
         return replace(detection, columns=list(self.columns), notes=[*detection.notes, *self.notes])
+
+    def reading(self, detection: Detection) -> Detection:
+        """What the reader streams with: under rescue every typed column as text (rescue.py casts it)."""
+        read = self.read_as(detection)
+        return replace(read, columns=rescue.reading(read.columns)) if self.rescue else read
 
 
 def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, existing: list[Column] | None,
@@ -92,6 +104,9 @@ def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, 
     extra = lineage.columns(settings.load.lineage)
     fixed = [c for c, _ in mapped.fixed] if mapped else []
     lineage.check_clash(settings.load.lineage, [*detection.columns, *fixed], f"{schemas.ref}.{table}")
+    rescuing = settings.load.schema_drift == "rescue"
+    if rescuing:
+        rescue.check_clash([*detection.columns, *fixed], f"{schemas.ref}.{table}")
     columns, drift = [*detection.columns, *fixed], Drift()
     unmapped = mapped.dropped if mapped else ()  # read, never published: the table's shape ignores them
     if adding and existing is not None:
@@ -102,7 +117,11 @@ def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, 
                    else fit(c, existing, widen and c.name not in keys) for c in columns]
         _has_lineage(extra, existing, f"{schemas.ref}.{table}")
     new = tuple(c for c in columns if c.name in drift.extra) if settings.load.schema_drift == "add_columns" else ()
-    dropped = (drift.extra if settings.load.schema_drift == "ignore" else ()) + unmapped
+    if rescuing and existing is not None and adding and rescue.RESCUED not in {c.name for c in existing}:
+        new = (rescue.COLUMN,)  # the table gets its _rescued column in the publish transaction
+    dropped = (drift.extra if settings.load.schema_drift in ("ignore", "rescue") else ()) + unmapped
+    if rescuing:  # staged as the text they were, for _rescued; never published
+        columns = [replace(c, type=TEXT, parse=None) if c.name in drift.extra else c for c in columns]
     columns, fixed = columns[:len(detection.columns)], columns[len(detection.columns):]
     table_types = tuple((c.name, c.type) for c in existing) if adding and existing is not None else ()
     plan = LoadPlan(keys=keys, table_types=table_types, widen_types=settings.load.widen_types,
@@ -110,7 +129,8 @@ def plan_load(mode: Mode, table: str, settings: Settings, detection: Detection, 
                     fixed=tuple(fixed), fixed_values=tuple(v for _, v in mapped.fixed) if mapped else (),
                     drift=settings.load.schema_drift, new_columns=new, dropped=dropped, notes=drift.notes,
                     direct=adding and Mode(mode) == Mode.APPEND and direct_append and not drift.extra
-                    and not dropped,
+                    and not dropped and not rescuing, rescue=rescuing,
+                    rescued_from=drift.extra if rescuing else (),
                     stage_schema=schemas.stage,
                     stage=stage_name(table, load_id), bkp_schema=schemas.bkp,
                     backup=backup_name(table, now.strftime(BACKUP_STAMP)), backups_keep=settings.load.backups_keep)
@@ -133,7 +153,7 @@ def fit(col: Column, existing: list[Column], widen: bool) -> Column:
     return replace(col, type=kind, parse=col.parse if kind.kind == col.type.kind else None)
 
 
-DRIFT = ("fail", "add_columns", "ignore")  # what a column the table lacks does to an append or merge
+DRIFT = SCHEMA_DRIFT  # what a column the table lacks does to an append or merge
 MISSING = ("null", "fail")  # what a table column the file lacks does
 
 
@@ -154,8 +174,8 @@ def drifted(columns: list[Column], existing: list[Column], qualified: str, polic
         raise BadInputError(f"columns {list(extra)} are not in {qualified} (it has {[c.name for c in existing]}); "
                             "nothing added (schema_drift = \"add_columns\" adds them, \"ignore\" drops them)")
     if extra:
-        notes.append(f"columns {list(extra)} " + ("added to " if policy == "add_columns" else "not loaded: not in ")
-                     + qualified + f" (schema_drift = {policy})")
+        done = {"add_columns": "added to ", "rescue": "kept in _rescued: not in "}.get(policy, "not loaded: not in ")
+        notes.append(f"columns {list(extra)} {done}{qualified} (schema_drift = {policy})")
     if absent and missing == "fail":
         raise BadInputError(f"{qualified} columns {absent} are not in the file; nothing added "
                             "(missing_columns = \"null\" loads them as NULL)")
