@@ -446,7 +446,9 @@ def _repeated(job: _Load, plan: LoadPlan, stream: Stream) -> targets.Repeated:
 def _batches(job: _Load, plan: LoadPlan, stream: Stream) -> pa.RecordBatchReader:
     """The reader's batches, cast under rescue, with lineage values and merge's row numbers appended
     where the plan has them."""
-    batches = rescue.rescued(stream.reader(), plan.columns, plan.rescued_from) if plan.rescue else stream.reader()
+    batches = stream.reader()
+    if plan.rescue:
+        batches = rescue.rescued(batches, plan.columns, plan.rescued_from, plan.keys, job.source.path)
     if not plan.added:
         return batches
     rec = job.rec

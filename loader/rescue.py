@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from .coltypes import TEXT, Column
 from .convert import cast
-from .errors import BadInputError
+from .errors import BadInputError, Where, shorten
 from .rejects import failing
 
 RESCUED = "_rescued"
@@ -40,21 +40,26 @@ def check_clash(columns: Sequence[Column], shown: str) -> None:
                             "rename it, or choose another schema_drift")
 
 
-def rescued(reader: pa.RecordBatchReader, columns: Sequence[Column], extra: Sequence[str]) -> pa.RecordBatchReader:
+def rescued(reader: pa.RecordBatchReader, columns: Sequence[Column], extra: Sequence[str],
+            keys: Sequence[str] = (), file: str = "") -> pa.RecordBatchReader:
     """The batches cast to `columns`' types, bad values NULL, with `_rescued` appended; the `extra`
-    columns (the table lacks them) stay in the batch as text for staging, and go into `_rescued`."""
+    columns (the table lacks them) stay in the batch as text for staging, and go into `_rescued`.
+    A merge key is never rescued: a row without its key cannot be merged (BadInputError)."""
     fields = [pa.field(c.name, TEXT.arrow() if c.name in extra else c.type.arrow()) for c in columns]
     schema = pa.schema([*fields, pa.field(RESCUED, pa.string())])
 
     def batches() -> Iterator[pa.RecordBatch]:
+        before = 0
         for batch in reader:
-            yield rescue_batch(batch, columns, set(extra), schema)
+            yield rescue_batch(batch, columns, set(extra), schema, set(keys), (file, before))
+            before += batch.num_rows
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def rescue_batch(batch: pa.RecordBatch, columns: Sequence[Column], extra: set[str],
-                 schema: pa.Schema) -> pa.RecordBatch:
+def rescue_batch(batch: pa.RecordBatch, columns: Sequence[Column], extra: set[str], schema: pa.Schema,
+                 keys: set[str] | None = None, at: tuple[str, int] = ("", 0)) -> pa.RecordBatch:
+    """`at`: the file, and the data rows before this batch (to name a bad key's row)."""
     kept: dict[int, dict[str, str]] = {}
     arrays = []
     for i, col in enumerate(columns):
@@ -68,6 +73,11 @@ def rescue_batch(batch: pa.RecordBatch, columns: Sequence[Column], extra: set[st
             continue
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             bad = set(failing(arr, col))
+        if col.name in (keys or ()):
+            first = min(bad)
+            raise BadInputError(f"data row {at[1] + first + 1}: the merge key {col.name} = "
+                                f"{shorten(str(arr[first].as_py()))!r} is not a valid {col.type}; a key is never "
+                                "rescued (a row without its key cannot be merged)", Where(file=at[0], column=col.name))
         for index in bad:
             kept.setdefault(index, {})[col.name] = str(arr[index].as_py())
         mask = pa.array([i in bad for i in range(len(arr))])

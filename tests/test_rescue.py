@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from loader.coltypes import TEXT, Column, ColumnType
-from loader.errors import EXIT_OK, BadInputError
+from loader.errors import EXIT_DATA, EXIT_OK, BadInputError
 from loader.load import LoadRequest, load_file
 from loader.rescue import RESCUED, check_clash, rescued
 
@@ -64,6 +64,15 @@ def test_rescue_keeps_every_row_and_what_did_not_fit(table: Db, tmp_path: Path, 
                                (4, 40, None, {"day": "31.02.2024", "note": "late"}), (5, 50, "2024-01-05", None)]
     assert "kept in _rescued" in " ".join(result.notes)
     assert "note" not in [c.lower() for c in _columns(table)], "a rescued column is not added"
+
+
+def test_a_merge_key_is_never_rescued(table: Db, tmp_path: Path) -> None:
+    v2 = tmp_path / "v2.csv"
+    v2.write_text("id,qty,day\n3,30,2024-01-03\nx4,40,2024-01-04\n")
+    result = load(table, v2, "merge", schema_drift="rescue")
+    assert result.exit_code == EXIT_DATA, result.error
+    assert "data row 2" in result.error and "merge key id" in result.error and "'x4'" in result.error
+    assert table.query("SELECT count(*) FROM ref.t") == [(2,)], "nothing merged"
 
 
 def test_rescue_on_a_full_load_creates_the_column(db: Db, tmp_path: Path) -> None:
