@@ -448,7 +448,8 @@ def _batches(job: _Load, plan: LoadPlan, stream: Stream) -> pa.RecordBatchReader
     where the plan has them."""
     batches = stream.reader()
     if plan.rescue:
-        batches = rescue.rescued(batches, plan.columns, plan.rescued_from, plan.keys, job.source.path)
+        batches = rescue.rescued(batches, plan.columns, plan.rescued_from, plan.keys, job.source.path,
+                                 job.rec.note)
     if not plan.added:
         return batches
     rec = job.rec

@@ -15,7 +15,7 @@ row whose fields cannot be told apart has no columns to rescue into.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,18 +41,25 @@ def check_clash(columns: Sequence[Column], shown: str) -> None:
 
 
 def rescued(reader: pa.RecordBatchReader, columns: Sequence[Column], extra: Sequence[str],
-            keys: Sequence[str] = (), file: str = "") -> pa.RecordBatchReader:
+            keys: Sequence[str] = (), file: str = "",
+            told: Callable[[str], None] | None = None) -> pa.RecordBatchReader:
     """The batches cast to `columns`' types, bad values NULL, with `_rescued` appended; the `extra`
     columns (the table lacks them) stay in the batch as text for staging, and go into `_rescued`.
-    A merge key is never rescued: a row without its key cannot be merged (BadInputError)."""
+    A merge key is never rescued: a row without its key cannot be merged (BadInputError). `told`
+    hears, at the end, how many rows and values were rescued (the tracking row's notes)."""
     fields = [pa.field(c.name, TEXT.arrow() if c.name in extra else c.type.arrow()) for c in columns]
     schema = pa.schema([*fields, pa.field(RESCUED, pa.string())])
 
     def batches() -> Iterator[pa.RecordBatch]:
-        before = 0
+        before, rows, values = 0, 0, 0
         for batch in reader:
-            yield rescue_batch(batch, columns, set(extra), schema, set(keys), (file, before))
+            out = rescue_batch(batch, columns, set(extra), schema, set(keys), (file, before))
             before += batch.num_rows
+            objects = [json.loads(t) for t in out.column(RESCUED).drop_null().to_pylist()]
+            rows, values = rows + len(objects), values + sum(len(o) for o in objects)
+            yield out
+        if told is not None:
+            told(f"{rows} row(s) with {values} value(s) kept in {RESCUED} (schema_drift = rescue)")
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 

@@ -62,7 +62,9 @@ def test_rescue_keeps_every_row_and_what_did_not_fit(table: Db, tmp_path: Path, 
     assert _rescued(table) == [(1, 10, "2024-01-01", None), (2, 20, "2024-01-02", None),
                                (3, None, "2024-01-03", {"qty": "n/a"}),
                                (4, 40, None, {"day": "31.02.2024", "note": "late"}), (5, 50, "2024-01-05", None)]
-    assert "kept in _rescued" in " ".join(result.notes)
+    notes = " ".join(result.notes)
+    assert "kept in _rescued" in notes and "2 row(s) with 3 value(s) kept in _rescued" in notes, notes
+    assert "2 row(s) with 3 value(s)" in table.tracking()[-1]["detected_format"], "the tracking row says so"
     assert "note" not in [c.lower() for c in _columns(table)], "a rescued column is not added"
 
 
