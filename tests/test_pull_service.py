@@ -37,7 +37,6 @@ def test_a_source_every_2s_runs_repeatedly_and_copies_each_row_once(sqlite_db: D
     root = tmp_path / "drop"
     root.mkdir()
     with Service(sqlite_db, root, "--config", str(conf), *FAST, env={"EVENTS_URL": f"sqlite:///{src}"}) as svc:
-        svc.start()
         wait_until(lambda: len(_runs(sqlite_db)) >= 1, 60, "the first run", svc)
         _source(src, range(101, 151))
         wait_until(lambda: sum(int(r["rows_loaded"] or 0) for r in _runs(sqlite_db)) >= 150, 60, "new rows", svc)
