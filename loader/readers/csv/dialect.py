@@ -98,19 +98,43 @@ def sniff_with_doubt(text: str) -> tuple[Dialect, str | None]:
     """The best dialect, and a note when a reading with another delimiter scored nearly as well:
     the load says so (tracking row, log) rather than being silently unsure."""
     head = _head(text)
-    best, best_score = Dialect(",", '"'), -1.0
-    scored = []
-    for rank, d in enumerate(candidates(head)):
-        score = consistency(head, d) * (1 - rank * 1e-6)  # earlier candidates win exact ties
-        scored.append((score, d))
-        if score > best_score:
-            best, best_score = d, score
+    parsed = [(rank, d, parse(head, d, SNIFF_ROWS)) for rank, d in enumerate(candidates(head))]
+    done: dict[int, float] = {}
+    scored = _scored(parsed, done)
+    best = max(scored, key=lambda sd: sd[0])[1] if scored else Dialect(",", '"')
+    if len(_first(head, best)) <= 1:  # the header rule weighs every reading: score them all
+        scored = _scored(parsed, done, bound=False)
     best = _keep_named_header(head, best, scored)
     if best.quotechar == "" and '"' not in head:
         best = Dialect(best.delimiter, '"', best.escapechar, best.skipinitialspace)  # nothing quoted
     if best.quotechar and best.escapechar is None and _backslash_escaped(head, best.quotechar):
         best = Dialect(best.delimiter, best.quotechar, "\\", best.skipinitialspace)
     return best, _doubt(best, scored)
+
+
+def _scored(parsed: list[tuple[int, Dialect, list[list[str]]]], done: dict[int, float],
+            bound: bool = True) -> list[tuple[float, Dialect]]:
+    """(score, dialect) of the readings that can matter, best bound first. A reading's pattern score
+    bounds its whole score (the other factors are at most 1), so one whose bound is under CLOSE_CALL
+    of the best so far can neither win nor cast doubt, and its type score (most of the cost: a regex
+    per cell) is never computed. The same best and the same doubt as scoring every reading."""
+    bounds = sorted(((_bound(rows, d) * (1 - rank * 1e-6), rank, d, rows) for rank, d, rows in parsed),
+                    key=lambda b: (-b[0], b[1]))
+    out: list[tuple[float, int, Dialect]] = []
+    top = -1.0
+    for upper, rank, d, rows in bounds:
+        if bound and upper < CLOSE_CALL * top:
+            break
+        if rank not in done:  # `done`: scores of an earlier call, by rank
+            done[rank] = consistency_of(rows, d) * (1 - rank * 1e-6)  # earlier candidates win exact ties
+        score = done[rank]
+        out.append((score, rank, d))
+        top = max(top, score)
+    return [(score, d) for score, _, d in sorted(out, key=lambda s: (-s[0], s[1]))]  # max(): the earliest
+
+
+def _bound(rows: list[list[str]], d: Dialect) -> float:
+    return pattern_score(rows, single=not d.delimiter) if rows else 0.0
 
 
 def _doubt(best: Dialect, scored: list[tuple[float, Dialect]]) -> str | None:
@@ -200,7 +224,10 @@ def _odd_delimiter(ch: str) -> bool:
 
 
 def consistency(head: str, d: Dialect) -> float:
-    rows = parse(head, d, SNIFF_ROWS)
+    return consistency_of(parse(head, d, SNIFF_ROWS), d)
+
+
+def consistency_of(rows: list[list[str]], d: Dialect) -> float:
     if not rows:
         return 0.0
     return pattern_score(rows, single=not d.delimiter) * type_score(rows) * (1 - _glued_quotes(rows, d))
