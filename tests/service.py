@@ -177,7 +177,7 @@ def tracking(db: Db) -> list[dict[str, Any]]:
         return []
     try:
         return db.tracking()
-    except Exception as e:  # PostgreSQL: the service has not created the table yet
-        if "does not exist" in str(e):
+    except Exception as e:  # the service has not created the table yet
+        if "does not exist" in str(e) or "no such table" in str(e):
             return []
         raise

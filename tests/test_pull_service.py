@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .conftest import Db
-from .service import FAST, Service, wait_until
+from .service import FAST, Service, tracking, wait_until
 
 
 def _source(path: Path, ids: range) -> None:
@@ -27,7 +27,7 @@ def _config(tmp_path: Path, schedule: str) -> Path:
 
 
 def _runs(db: Db) -> list[dict[str, object]]:
-    return [r for r in db.tracking() if r["route"] == "events_src"]
+    return [r for r in tracking(db) if r["route"] == "events_src"]
 
 
 def test_a_source_every_2s_runs_repeatedly_and_copies_each_row_once(sqlite_db: Db, tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def test_a_fixed_table_wins() -> None:
     ('[[routes]]\nname="x"\n', "root is missing"),
     ('[[routes]]\nroot="/r"\nmode="upsert"\n', "mode 'upsert'"),
     ('[[routes]]\nroot="/r"\nmode="merge"\nduplicate_keys="any"\n', "duplicate_keys 'any'"),
-    ('[[routes]]\nroot="/r"\nschema_drift="rescue"\n', "schema_drift 'rescue'"),
+    ('[[routes]]\nroot="/r"\nschema_drift="salvage"\n', "schema_drift 'salvage'"),
     ('[[routes]]\nroot="/r"\ntable="Bad Name"\n', "not a safe identifier"),
     ('[[routes]]\nroot="/r"\ntable_regex="(?P<tab>x"\n', "not a valid regex"),
     ('[[routes]]\nroot="/r"\ntable_regex="(?P<tbl>x)"\n', "are used nowhere"),
