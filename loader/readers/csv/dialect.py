@@ -177,6 +177,8 @@ def _named_split(head: str, d: Dialect) -> bool:
 
 def _backslash_escaped(head: str, quote: str) -> bool:
     """\\" inside quoted values and never a doubled quote: MySQL/PHP-style escaping."""
+    if "\\" + quote not in head:
+        return False  # nothing escaped (the usual case): no need to search for doubled quotes
     escaped = len(re.findall(re.escape("\\" + quote) + r"(?=[^,;|\t\r\n" + re.escape(quote) + r"])", head))
     doubled = len(re.findall(r"(?<=[^\s,;|\t\\])" + re.escape(quote * 2), head))
     return escaped > 0 and doubled == 0
@@ -207,8 +209,10 @@ def _head(text: str) -> str:
 def candidates(head: str) -> list[Dialect]:
     present = set(head)
     delimiters = [d for d in DELIMITERS if d in present]
-    odd = Counter(head)
-    delimiters += [c for c, _ in Counter({c: n for c, n in odd.items() if _odd_delimiter(c)}).most_common(3)]
+    # the three most frequent odd characters, ties in order of first appearance (as Counter ranks them);
+    # counted one by one, since a Counter of the whole head costs more than the rest of this function
+    odd = sorted((c for c in present if _odd_delimiter(c)), key=lambda c: (-head.count(c), head.index(c)))
+    delimiters += odd[:3]
     quotes = [q for q in QUOTES if q in ('"', "") or q in present]  # '"' first: it wins ties
     escapes: list[str | None] = [None, "\\"] if "\\" in present else [None]
     out = [Dialect(d, q, e) for d in delimiters for q in quotes for e in escapes if d != q]

@@ -200,6 +200,8 @@ def _plain_fast(present: list[str]) -> ColumnType | None:
         return ColumnType("bigint") if longest <= 18 else None  # 19 digits may pass int64: Guess checks
     if pc.all(pc.match_substring_regex(arr, _DATE.pattern)).as_py():
         return _dates_fast(arr)
+    if pc.all(pc.match_substring_regex(arr, _TS.pattern)).as_py():
+        return _timestamps_fast(arr)
     is_dec = pc.match_substring_regex(arr, _DEC.pattern)
     if not pc.all(pc.or_(is_int, is_dec)).as_py():
         return None
@@ -230,6 +232,21 @@ def _dates_fast(arr: pa.Array) -> ColumnType | None:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return ColumnType("date")
+
+
+def _timestamps_fast(arr: pa.Array) -> ColumnType | None:
+    """Every value an ISO timestamp: one kind if every day and time is real and either all or none
+    carry an offset (a mix fits no one kind: Guess makes it text, and so does the loop it falls to)."""
+    if _dates_fast(pc.utf8_slice_codeunits(arr, 0, 10)) is None:
+        return None
+    for start, limit in ((11, 24), (14, 60), (17, 60)):  # hh, mm, ss: fixed places in the pattern
+        part = pc.cast(pc.utf8_slice_codeunits(arr, start, start + 2), pa.int32())
+        if pc.max(part).as_py() >= limit:
+            return None
+    zoned = pc.match_substring_regex(arr, r"(Z|[+-][0-9]{2}:[0-9]{2})$")
+    if pc.all(zoned).as_py():
+        return ColumnType("timestamptz")
+    return ColumnType("timestamp") if not pc.any(zoned).as_py() else None
 
 
 def _real_date(value: str, dates: DateGuess) -> bool:
