@@ -180,6 +180,8 @@ def _add_service_flags(p: argparse.ArgumentParser) -> None:
 def _add_format_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--delimiter", help="field delimiter (default: detected); use '\\t' for tab")
     p.add_argument("--no-header", action="store_true", help="the first line is data, not column names")
+    p.add_argument("--skip-rows", type=_count, metavar="N", help="CSV: N lines above the table (a title, notes) "
+                   "are not read; default detected")
     p.add_argument("--type", action="append", default=[], metavar="COLUMN=TYPE",
                    help="pin a column's type, e.g. --type zip=text --type amount=decimal(18,2)")
     p.add_argument("--format", help="pin the format: csv, parquet, json, excel, xml, compressed (default: detected)")
@@ -187,6 +189,17 @@ def _add_format_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--xml-path", help="XML: the repeating element, e.g. orders/order (default: detected)")
     p.add_argument("--json-key", help="JSON: the key of the array of records in a document")
     p.add_argument("--member", help="zip: load only this member (default: each member as its own file)")
+
+
+def _count(text: str) -> int:
+    """A count of lines: 0 or more (argparse says what was wrong with anything else)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is below 0")
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:

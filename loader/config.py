@@ -140,6 +140,7 @@ class RouteSettings:
     delimiter: str = field(default="", metadata={"doc": "one character (\\t for tab); empty = detected"})
     quote: str = field(default="", metadata={"doc": "the quote character, or none; empty = detected"})
     header: str = field(default="", metadata={"doc": "true | false; empty = detected"})
+    skip_rows: int = field(default=-1, metadata={"doc": "lines above the table (a title, notes); -1 = detected"})
     sheet: str = field(default="", metadata={"doc": "Excel: a sheet name or 0-based index"})
     xml_path: str = field(default="", metadata={"doc": "XML: the repeating element, e.g. orders/order"})
     json_key: str = field(default="", metadata={"doc": "JSON: the key of a document's array of records"})

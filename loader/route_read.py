@@ -2,7 +2,7 @@
 
 A feed that is always `;`-separated cp1252 with a header, or always the sheet "Data" of a
 workbook, should not depend on detection getting it right every night: the route says so once
-(`[[routes]]` keys `format`, `encoding`, `delimiter`, `quote`, `header`, `sheet`, `xml_path`,
+(`[[routes]]` keys `format`, `encoding`, `delimiter`, `quote`, `header`, `skip_rows`, `sheet`, `xml_path`,
 `json_key`, `member`, and a `types` table of column = type) and every file of the route is read
 that way, exactly as `loader load` reads with the same flags. Pure: a route in, ReadOptions
 keyword arguments out; the checks raise ConfigError naming the key.
@@ -19,7 +19,7 @@ __all__ = ["FORMATS", "READ_KEYS", "check_read", "read_pins"]
 
 FORMATS = ("csv", "parquet", "json", "excel", "xml", "compressed")  # the reader registry's names
 EXTRA_KEYS = ("sheet", "xml_path", "json_key", "member")  # ReadOptions.extra, by the readers' names
-READ_KEYS = ("format", "encoding", "delimiter", "quote", "header", *EXTRA_KEYS, "types")
+READ_KEYS = ("format", "encoding", "delimiter", "quote", "header", "skip_rows", *EXTRA_KEYS, "types")
 _HEADER = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
@@ -36,6 +36,8 @@ def read_pins(route: Any) -> dict[str, Any]:
         pins["quotechar"] = "" if route.quote == "none" else route.quote
     if route.header:
         pins["has_header"] = _HEADER[route.header.lower()]
+    if route.skip_rows >= 0:
+        pins["skip_rows"] = route.skip_rows
     if route.types:
         pins["column_types"] = dict(route.types)
     extra = {key: getattr(route, key) for key in EXTRA_KEYS if getattr(route, key)}
@@ -56,6 +58,8 @@ def check_read(route: Any) -> None:
         raise ConfigError(f"quote {route.quote!r} must be one character, or \"none\"")
     if route.header and route.header.lower() not in _HEADER:
         raise ConfigError(f"header {route.header!r} must be true or false")
+    if not isinstance(route.skip_rows, int) or isinstance(route.skip_rows, bool) or route.skip_rows < -1:
+        raise ConfigError(f"skip_rows {route.skip_rows!r} must be a count of lines (0 or more)")
     if route.encoding:
         import codecs
 

@@ -46,3 +46,25 @@ def test_detect_prints_toml_that_parses_for_any_header(tmp_path: Path) -> None:
         assert route["format"] == "csv" and route["delimiter"] == "," and route["header"] == "true"
         assert list(route["columns"]) == ["größe", 'say "hi"', "a b", "x=y"]
         assert route["columns"]["größe"] == "bigint"
+
+
+TITLED = "Quarterly report, all regions\nGenerated 2024-01-01, by X\n\nid,name\n1,a\n2,b\n"
+
+
+def test_skip_rows_pins_where_the_table_starts(tmp_path: Path) -> None:
+    """A title line with a comma reads, to detection, like a tiny table's header; --skip-rows says where
+    the table starts, the detect block keeps it, and --route with that block loads the same table."""
+    path, db = tmp_path / "titled.csv", f"sqlite:///{tmp_path}/db/loader.db"
+    path.write_text(TITLED, encoding="utf-8")
+    out = cli("detect", str(path), "--skip-rows", "3")
+    assert out.returncode == EXIT_OK, out.stderr
+    route = tomllib.loads(out.stdout)["routes"][0]
+    assert route["skip_rows"] == 3 and list(route["columns"]) == ["id", "name"]
+    (tmp_path / "route.toml").write_text(out.stdout, encoding="utf-8")
+    loaded = cli("--db", db, "load", str(path), "--route", str(tmp_path / "route.toml"), "--table", "t")
+    assert loaded.returncode == EXIT_OK, loaded.stderr
+    with sqlite3.connect(f"{tmp_path}/db/loader.ref.db") as conn:
+        assert conn.execute("SELECT id, name FROM t ORDER BY id").fetchall() == [(1, "a"), (2, "b")]
+    too_many = cli("--db", db, "load", str(path), "--skip-rows", "9", "--table", "u")
+    assert too_many.returncode == 65 and "skip_rows = 9 skips the whole file" in too_many.stderr
+    assert cli("--db", db, "load", str(path), "--skip-rows", "-1").returncode == EXIT_USAGE

@@ -24,6 +24,8 @@ def test_pins_become_read_options() -> None:
     assert (opts.delimiter, opts.quotechar, opts.has_header) == ("\t", "", False)
     assert opts.extra == {"sheet": 2, "json_key": "rows"} and opts.column_types == {"zip": "text"}
     assert read_pins(RouteSettings(root="/r")) == {}
+    assert ReadOptions(**read_pins(RouteSettings(root="/r", skip_rows=3))).skip_rows == 3
+    assert ReadOptions(**read_pins(RouteSettings(root="/r", skip_rows=0))).skip_rows == 0  # pinned: no preamble
 
 
 def test_the_names_are_the_registrys() -> None:
@@ -39,6 +41,7 @@ def test_the_names_are_the_registrys() -> None:
     ('encoding = "klingon"', "not an encoding"),
     ('types = { amount = "money" }', r"types.amount = 'money': not a column type"),
     ('types = "amount=text"', "must be a table of column"),
+    ('skip_rows = -2', "skip_rows -2 must be a count of lines"),
 ])
 def test_a_bad_pin_names_the_route_and_key(tmp_path: Path, toml: str, message: str) -> None:
     path = tmp_path / "loader.toml"

@@ -33,7 +33,9 @@ def read_options(args: argparse.Namespace, settings: Settings) -> ReadOptions:
              if getattr(args, key, None) is not None}
     if "sheet" in extra and extra["sheet"].isdigit():
         extra["sheet"] = int(extra["sheet"])  # an index; a sheet named "2" is pinned by the route
+    skip = getattr(args, "skip_rows", None)
     return ReadOptions(delimiter=delimiter, has_header=False if args.no_header else None, column_types=types,
+                       skip_rows=skip,
                        strict_pins=True, format=getattr(args, "format", None), extra=extra,
                        sample_bytes=settings.load.sample_bytes, sample_rows=settings.load.sample_rows,
                        block_size=settings.load.block_size)
@@ -41,7 +43,7 @@ def read_options(args: argparse.Namespace, settings: Settings) -> ReadOptions:
 
 def no_format(args: argparse.Namespace) -> argparse.Namespace:
     """`pull` has --type but no file format flags."""
-    return argparse.Namespace(type=args.type, delimiter=None, no_header=False, format=None)
+    return argparse.Namespace(type=args.type, delimiter=None, no_header=False, format=None, skip_rows=None)
 
 
 def print_result(r: LoadResult, settings: Settings) -> None:

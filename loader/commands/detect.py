@@ -61,14 +61,16 @@ def new_route(path: str) -> RouteSettings:
 def route_toml(route: RouteSettings, found: Detection) -> str:
     details = found.as_dict()
     pins = {"format": found.format, "encoding": details.get("encoding"), "delimiter": details.get("delimiter"),
-            "header": None if details.get("has_header") is None else str(details["has_header"]).lower()}
+            "header": None if details.get("has_header") is None else str(details["has_header"]).lower(),
+            "skip_rows": details.get("skip_rows") or None}
     defaults = RouteSettings(name=route.name)
     top: dict[str, Any] = {}
     for f in dataclasses.fields(RouteSettings):
         value = getattr(route, f.name)
         if f.name in ("columns", "types"):
             continue
-        if f.name in pins and not value and pins[f.name] is not None:
+        unset = not value or (f.name == "skip_rows" and value == -1)
+        if f.name in pins and unset and pins[f.name] is not None:
             value = pins[f.name]
         if f.name in ("name", "root") or value != getattr(defaults, f.name):
             top[f.name] = value

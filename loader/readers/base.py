@@ -129,6 +129,7 @@ class ReadOptions:
     quotechar: str | None = None
     escapechar: str | None = None
     has_header: bool | None = None
+    skip_rows: int | None = None  # CSV: lines above the table (a title, notes); None = detected
     column_types: dict[str, str] = field(default_factory=dict)  # by safe name or source name
     # the command line's --type: a pin naming no column of the file is a usage error (a route's pins
     # may name columns only some of its files have)

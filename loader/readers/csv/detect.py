@@ -52,14 +52,15 @@ def detect_format(sample: bytes, complete: bool, options: ReadOptions | None = N
     _check_utf16_length(encoding, len(sample) if complete else size, file)
     text = _text(sample, encoding, bom, complete, file)
     sep_chars, forced = _sep_line(text)
-    dialect, doubt = _dialect(text[sep_chars:], forced, opts)
+    start = sep_chars if opts.skip_rows is None else max(sep_chars, _line_start(text, opts.skip_rows, file))
+    dialect, doubt = _dialect(text[start:], forced, opts)
     # a whole file is parsed whole: its trailer and row count are then known, not guessed
-    recs = records(text, dialect, sep_chars, 10**9 if complete else opts.sample_rows + SAMPLE_ROW_SLACK)
+    recs = records(text, dialect, start, 10**9 if complete else opts.sample_rows + SAMPLE_ROW_SLACK)
     if not recs:
         raise BadInputError("the file is empty (no header, no rows)", Where(file=file))
     _check_width(recs, opts.max_columns, file)
     width = modal_width(recs)
-    body = recs[preamble_end(recs, width):]
+    body = recs[preamble_end(recs, width):] if opts.skip_rows is None else recs  # pinned: the table starts there
     trail = trailer(body, width) if complete else []
     body = body[: len(body) - len(trail)]
     if not body:
@@ -95,6 +96,18 @@ def _check_utf16_length(encoding: str, size: int, file: str | None) -> None:
     if encoding.startswith("utf-16") and size >= 0 and size % 2:
         raise BadInputError(f"the file is {encoding} but has an odd number of bytes ({size:,}): its last "
                             "character is cut off (a truncated copy?); nothing loaded", Where(file=file))
+
+
+def _line_start(text: str, lines: int, file: str | None) -> int:
+    """Where the text after `lines` physical lines begins (skip_rows pinned: a title and notes above
+    the table, whatever they look like, are not parsed at all)."""
+    at = 0
+    for _ in range(lines):
+        end = text.find("\n", at)
+        if end < 0:
+            raise BadInputError(f"skip_rows = {lines} skips the whole file (it has fewer lines)", Where(file=file))
+        at = end + 1
+    return at
 
 
 def _check_width(recs: list[Record], max_columns: int, file: str | None) -> None:
