@@ -55,15 +55,7 @@ def postgres_claims(table: str) -> ClaimSql:
               "pid = EXCLUDED.pid, claim_id = EXCLUDED.claim_id, file_name = EXCLUDED.file_name, "
               "claimed_at = EXCLUDED.claimed_at, heartbeat_at = EXCLUDED.heartbeat_at, "
               f"expires_at = EXCLUDED.expires_at WHERE c.expires_at < {now} OR c.owner = EXCLUDED.owner"),
-        renew=f"UPDATE {table} SET heartbeat_at = {now}, expires_at = {until} WHERE owner = %s",
-        fence=(f"UPDATE {table} SET heartbeat_at = {now}, expires_at = {until} "
-               f"WHERE claim_key = %s AND owner = %s AND expires_at > {now}"),
-        holds=f"SELECT 1 FROM {table} WHERE claim_key = %s AND owner = %s AND expires_at > {now}",
-        release=f"DELETE FROM {table} WHERE claim_key = %s AND owner = %s",
-        release_all=f"DELETE FROM {table} WHERE owner = %s",
-        forget=f"DELETE FROM {table} WHERE host = %s AND pid = %s",
-        live=(f"SELECT {', '.join(CLAIM_COLUMNS[:-1])}, CASE WHEN expires_at < {now} THEN 1 ELSE 0 END AS expired "
-              f"FROM {table} ORDER BY claim_key"),
+        **_upkeep(table, now, until, "%s"),
     )
 
 
@@ -86,13 +78,20 @@ def mssql_claims(table: str) -> ClaimSql:
               f"heartbeat_at = {now}, expires_at = s.expires_at "
               f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES (s.claim_key, s.owner, s.host, s.pid, s.claim_id, "
               f"s.file_name, {now}, {now}, s.expires_at);"),
-        renew=f"UPDATE {table} SET heartbeat_at = {now}, expires_at = {until} WHERE owner = ?",
+        **_upkeep(table, now, until, "?"),
+    )
+
+
+def _upkeep(table: str, now: str, until: str, m: str) -> dict[str, str]:
+    """The statements both dialects spell alike but for the clock, the lease's end and the placeholder."""
+    return dict(
+        renew=f"UPDATE {table} SET heartbeat_at = {now}, expires_at = {until} WHERE owner = {m}",
         fence=(f"UPDATE {table} SET heartbeat_at = {now}, expires_at = {until} "
-               f"WHERE claim_key = ? AND owner = ? AND expires_at > {now}"),
-        holds=f"SELECT 1 FROM {table} WHERE claim_key = ? AND owner = ? AND expires_at > {now}",
-        release=f"DELETE FROM {table} WHERE claim_key = ? AND owner = ?",
-        release_all=f"DELETE FROM {table} WHERE owner = ?",
-        forget=f"DELETE FROM {table} WHERE host = ? AND pid = ?",
+               f"WHERE claim_key = {m} AND owner = {m} AND expires_at > {now}"),
+        holds=f"SELECT 1 FROM {table} WHERE claim_key = {m} AND owner = {m} AND expires_at > {now}",
+        release=f"DELETE FROM {table} WHERE claim_key = {m} AND owner = {m}",
+        release_all=f"DELETE FROM {table} WHERE owner = {m}",
+        forget=f"DELETE FROM {table} WHERE host = {m} AND pid = {m}",
         live=(f"SELECT {', '.join(CLAIM_COLUMNS[:-1])}, CASE WHEN expires_at < {now} THEN 1 ELSE 0 END AS expired "
               f"FROM {table} ORDER BY claim_key"),
     )
