@@ -47,6 +47,7 @@ from .readers import Detection, Input, Reader, ReadOptions, Stream, reader_for
 from .rejects import Reject, RowPolicy, write_rejects
 from .targets import Target, open_target
 from .targets.base import RawChunks, RawCsvTarget
+from .targets.claims import Lease
 from .targets.sql.merge import ROW
 from .track import LoadRecord
 
@@ -64,6 +65,7 @@ class LoadRequest:
     rejects_dir: str | None = None  # where <name>.rejects.csv goes (a route's rejects/)
     keys: tuple[str, ...] = ()  # merge: the key columns rows are upserted on
     mapping: Mapping | None = None  # a route's columns: names, types, formats, value columns (mapping.py)
+    lease: Lease | None = None  # several hosts: the table's lease its publish is fenced by (targets/claims.py)
 
 
 @dataclass
@@ -142,6 +144,7 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
         if target is None:
             target = open_target(settings)
             target.ensure_ready()
+        target.tracker.lease = req.lease  # reset below: a kept target serves other loads after this one
         shown_path = req.path if req.path == STDIN else os.path.abspath(req.path)
         rec = LoadRecord(file_path=shown_path, schema_name=settings.schemas.ref, table_name=table,
                          mode=Mode(req.mode), route=req.route, size_bytes=source.size)
@@ -164,6 +167,8 @@ def load_file(req: LoadRequest, settings: Settings, options: ReadOptions | None 
             raise KeyboardInterrupt from e
         return _failed(req, rec, target, _classified(e, opened, shown_as or req.path), started)
     finally:
+        if target is not None:
+            target.tracker.lease = None
         if rec is not None:
             _SOURCES.pop(rec.load_id, None)
         if owned and target is not None:

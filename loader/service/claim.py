@@ -67,9 +67,12 @@ def claimed(root: str, tidy_after_s: float = 0.0) -> list[Path]:
     base = Path(root, PROCESSING)
     out = []
     for folder in sorted(base.iterdir()) if base.exists() else []:
-        if not folder.is_dir():
+        try:
+            files = [p for p in folder.iterdir() if p.name != LOCK_NAME] if folder.is_dir() else None
+        except FileNotFoundError:  # archived by its owner (another host, another worker) meanwhile
             continue
-        files = [p for p in folder.iterdir() if p.name != LOCK_NAME]
+        if files is None:
+            continue
         if not files and _age(folder) >= tidy_after_s:
             remove_claim_folder(folder)
         out.extend(sorted(files))

@@ -286,13 +286,24 @@ class Supervisor:
             item = self.sched.take(now)
             if item is None:
                 return
-            if not self._claim(item):
+            if not self._claimed(item):
                 continue
             log.debug("start %s -> %s (%s)", item.payload.name, item.payload.table, item.payload.dest.mode,
                       extra=fields(file=item.payload.name, table=item.payload.table, stage="start"))
             self.pool.submit(worker, self._work(item))
             if isinstance(self.pool, InlinePool):
                 return  # inline: run it now, then look again
+
+    def _claimed(self, item: Item[File | Pull]) -> bool:
+        """_claim, and a taken item never left stranded: on any error it goes back to the head of its
+        queue (a 'running' item that never runs would block its table for good, on every host)."""
+        try:
+            return self._claim(item)
+        except BaseException:
+            if item.key in self.sched.running and self.sched.running[item.key] is item:
+                self.sched.defer(item, time.monotonic())
+                self._release(item)
+            raise
 
     def _claim(self, item: Item[File | Pull]) -> bool:
         f = item.payload

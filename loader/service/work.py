@@ -121,20 +121,16 @@ def _close(target: Target) -> None:
         target.close()
 
 
-def _load(request: LoadRequest, settings: Settings, lease: Lease | None = None, **kwargs: Any) -> LoadResult:
+def _load(request: LoadRequest, settings: Settings, **kwargs: Any) -> LoadResult:
     """load_file on this process's kept target; a target that cannot open is load_file's own failure.
-    Under a lease the publish is fenced by it (Tracker.record_end)."""
+    Under a lease (request.lease) the publish is fenced by it, on whichever target (Tracker.record_end)."""
     try:
         target = kept_target(settings)
     except ConfigError:
         raise  # the database settings are wrong: process() stops the service, the file is not failed
     except LoaderError:
         return load_file(request, settings, **kwargs)  # reports the failure (and its exit code) as always
-    target.tracker.lease = lease
-    try:
-        result = load_file(request, settings, target=target, **kwargs)
-    finally:
-        target.tracker.lease = None
+    result = load_file(request, settings, target=target, **kwargs)
     if result.transient or result.exit_code == EXIT_SOFTWARE:
         forget_target(settings)
     return result
@@ -220,8 +216,8 @@ def _opened(job: Job, path: Path, opened: Opened) -> Outcome:
             return Outcome(job.path, Action.ARCHIVED, moved_to=str(dst), reason=f"already {earlier['status']} "
                            f"(load {earlier['load_id']}); archived without loading again")
     request = LoadRequest(str(path), job.table, job.mode, route=job.route, rejects_dir=rejects_dir(job.root, path),
-                          mapping=job.mapping)
-    return _after_load(job, path, _load(request, settings, job.lease, options=ReadOptions(**job.read), opened=opened,
+                          mapping=job.mapping, lease=job.lease)
+    return _after_load(job, path, _load(request, settings, options=ReadOptions(**job.read), opened=opened,
                                          shown_as=path.name))
 
 
