@@ -118,3 +118,27 @@ def test_backoff_jitter_spans_half_to_one_and_a_half() -> None:
     assert backoff(3, 1.0, 30.0, rand=lambda: 0.0) == 2.0
     assert backoff(3, 1.0, 30.0, rand=lambda: 0.999) == pytest.approx(5.996)
     assert backoff(10, 1.0, 30.0, rand=lambda: 0.5) == 30.0
+
+
+def test_a_table_another_host_holds_waits_at_the_head_without_counting_an_attempt() -> None:
+    s = sched()
+    s.add(A, "a1", 0.0)
+    s.add(A, "a2", 1.0)
+    item = s.take(0.0)
+    assert item is not None and item.payload == "a1"
+    s.defer(item, 0.0)  # the lease is another host's
+    assert item.attempt == 0 and s.queued(item) and not s.running
+    assert s.take(0.5) is None, "not before the busy wait"
+    assert drain(s, BUSY_WAIT_S) == ["a1"], "still first: a2 does not overtake it"
+    assert [i.payload for i in s.items()] == ["a1", "a2"]
+
+
+def test_a_claim_found_late_goes_ahead_of_its_tables_queue() -> None:
+    """A dead host's claim of table A arrived before every inbox file of A still queued."""
+    s = sched()
+    s.add(A, "a2", 5.0)
+    s.add(A, "a1 (taken over)", 9.0, recovered=True, first=True)
+    first = s.take(10.0)
+    assert first is not None and first.payload == "a1 (taken over)" and first.recovered
+    s.settle(first, Action.ARCHIVED, 10.0)
+    assert not s.queued(first) and drain(s, 10.0) == ["a2"]
