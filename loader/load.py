@@ -32,33 +32,20 @@ from .errors import (
     ValueTypeError,
     Where,
 )
-from .mapping import Mapped, Mapping
+from .mapping import Mapped
 from .members import combine, hashed_input, member_options, zip_members
 from .opened import InputChangedError, Opened, open_path
 from .pins import check_columns
 from .plan import LoadPlan, plan_load, widened
 from .readers import Detection, Input, Reader, ReadOptions, reader_for
 from .rejects import RowPolicy
+from .request import LoadRequest
 from .stage import SOURCES, LoadJob, drop_stage, resolve_hash, stage_and_publish
 from .targets import Target, open_target
-from .targets.claims import Lease
 from .track import LoadRecord
 
 log = logging.getLogger("loader")
 MODES = tuple(Mode)
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    path: str
-    table: str | None = None  # default: from the file name
-    mode: str = Mode.FULLLOAD
-    force: bool = False  # append even if this content was appended before
-    route: str = "cli"
-    rejects_dir: str | None = None  # where <name>.rejects.csv goes (a route's rejects/)
-    keys: tuple[str, ...] = ()  # merge: the key columns rows are upserted on
-    mapping: Mapping | None = None  # a route's columns: names, types, formats, value columns (mapping.py)
-    lease: Lease | None = None  # several hosts: the table's lease its publish is fenced by (targets/claims.py)
 
 
 @dataclass

@@ -53,10 +53,10 @@ def rescued(reader: pa.RecordBatchReader, columns: Sequence[Column], extra: Sequ
     def batches() -> Iterator[pa.RecordBatch]:
         before, rows, values = 0, 0, 0
         for batch in reader:
-            out = rescue_batch(batch, columns, set(extra), schema, set(keys), (file, before))
+            kept: dict[int, dict[str, str]] = {}
+            out = rescue_batch(batch, columns, set(extra), schema, set(keys), (file, before), kept)
             before += batch.num_rows
-            objects = [json.loads(t) for t in out.column(RESCUED).drop_null().to_pylist()]
-            rows, values = rows + len(objects), values + sum(len(o) for o in objects)
+            rows, values = rows + len(kept), values + sum(len(v) for v in kept.values())
             yield out
         if told is not None:
             told(f"{rows} row(s) with {values} value(s) kept in {RESCUED} (schema_drift = rescue)")
@@ -65,9 +65,11 @@ def rescued(reader: pa.RecordBatchReader, columns: Sequence[Column], extra: Sequ
 
 
 def rescue_batch(batch: pa.RecordBatch, columns: Sequence[Column], extra: set[str], schema: pa.Schema,
-                 keys: set[str] | None = None, at: tuple[str, int] = ("", 0)) -> pa.RecordBatch:
-    """`at`: the file, and the data rows before this batch (to name a bad key's row)."""
-    kept: dict[int, dict[str, str]] = {}
+                 keys: set[str] | None = None, at: tuple[str, int] = ("", 0),
+                 kept: dict[int, dict[str, str]] | None = None) -> pa.RecordBatch:
+    """`at`: the file, and the data rows before this batch (to name a bad key's row); `kept` receives
+    what each row rescued, by row index (the caller counts it without reading the JSON back)."""
+    kept = {} if kept is None else kept
     arrays = []
     for i, col in enumerate(columns):
         arr = batch.column(i)

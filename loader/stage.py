@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import pyarrow as pa
 
@@ -29,13 +29,11 @@ from .opened import InputChangedError, Opened
 from .plan import LoadPlan
 from .readers import Detection, Input, Reader, ReadOptions, Stream
 from .rejects import Reject, RowPolicy, write_rejects
+from .request import LoadRequest
 from .targets import Target
 from .targets.base import RawChunks, RawCsvTarget
 from .targets.sql.merge import ROW
 from .track import LoadRecord
-
-if TYPE_CHECKING:
-    from .load import LoadRequest
 
 log = logging.getLogger("loader")
 
